@@ -1,0 +1,77 @@
+"""Settings in one place: every value comes from a CLI flag or a ``CUTEMARKETS_*`` environment variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("./data")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    """Where everything lives under the data directory."""
+
+    root: Path
+
+    @property
+    def lake(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def keys_db(self) -> Path:
+        return self.root / "keys.sqlite"
+
+    @property
+    def paper_db(self) -> Path:
+        return self.root / "paper.sqlite"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.root / "secret.key"
+
+    @property
+    def demo_key_file(self) -> Path:
+        return self.root / "demo-key.txt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    public_url: str | None = None
+    secret: str | None = None
+    default_risk_free_rate: float = 0.04
+    page_token_ttl_s: int = 24 * 3600
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def layout(self) -> DataLayout:
+        return DataLayout(Path(self.data_dir))
+
+    def signing_secret(self) -> bytes:
+        """The page-token signing secret: the configured one, or one kept in the data directory."""
+        if self.secret:
+            return self.secret.encode()
+        path = self.layout.secret_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            os.chmod(tmp, 0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()
+
+
+def env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value) if value else default

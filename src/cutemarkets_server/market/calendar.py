@@ -1,0 +1,128 @@
+"""The XNYS trading calendar (holidays, early closes, session bounds) and session labels.
+
+Built on exchange_calendars; times are integer UTC nanoseconds, days are Eastern Time dates.
+Stocks trade 04:00-20:00 ET (pre-market, regular, after-hours); on early-close days the regular
+session ends at 13:00 and after-hours at 17:00. Options trade in the regular session only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import numpy as np
+
+from .timestamps import et_date, et_ns
+
+CALENDAR_START = dt.date(2005, 1, 1)
+CALENDAR_END = dt.date(2035, 12, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHours:
+    day: dt.date
+    premarket_open_ns: int
+    open_ns: int
+    close_ns: int
+    after_hours_close_ns: int
+    early_close: bool
+
+
+class MarketCalendar:
+    """Sessions of the New York Stock Exchange, used for U.S. stocks and listed options."""
+
+    def __init__(self, start: dt.date = CALENDAR_START, end: dt.date = CALENDAR_END) -> None:
+        cal = xcals.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
+        schedule = cal.schedule
+        self._days: list[dt.date] = [ts.date() for ts in schedule.index]
+        self._index = {d: i for i, d in enumerate(self._days)}
+        opens = schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        closes = schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        self._open = [int(x) for x in opens]
+        self._close = [int(x) for x in closes]
+        self.start = start
+        self.end = end
+
+    # -- sessions -------------------------------------------------------------------------------
+    @property
+    def sessions(self) -> list[dt.date]:
+        return self._days
+
+    def is_session(self, day: dt.date) -> bool:
+        return day in self._index
+
+    def is_early_close(self, day: dt.date) -> bool:
+        i = self._index.get(day)
+        return i is not None and et_date(self._close[i]) == day and self._close[i] < et_ns(day, 16)
+
+    def hours(self, day: dt.date) -> SessionHours:
+        """Session bounds of a trading day; raises KeyError for a non-session day."""
+        i = self._index[day]
+        early = self._close[i] < et_ns(day, 16)
+        return SessionHours(
+            day=day,
+            premarket_open_ns=et_ns(day, 4),
+            open_ns=self._open[i],
+            close_ns=self._close[i],
+            after_hours_close_ns=et_ns(day, 17 if early else 20),
+            early_close=early,
+        )
+
+    def sessions_in_range(self, first: dt.date, last: dt.date) -> list[dt.date]:
+        """Trading days d with first <= d <= last."""
+        lo = bisect.bisect_left(self._days, first)
+        hi = bisect.bisect_right(self._days, last)
+        return self._days[lo:hi]
+
+    def previous_session(self, day: dt.date) -> dt.date | None:
+        """The last trading day strictly before ``day``."""
+        i = bisect.bisect_left(self._days, day) - 1
+        return self._days[i] if i >= 0 else None
+
+    def next_session(self, day: dt.date) -> dt.date | None:
+        """The first trading day strictly after ``day``."""
+        i = bisect.bisect_right(self._days, day)
+        return self._days[i] if i < len(self._days) else None
+
+    def session_on_or_before(self, day: dt.date) -> dt.date | None:
+        i = bisect.bisect_right(self._days, day) - 1
+        return self._days[i] if i >= 0 else None
+
+    def last_sessions(self, last: dt.date, count: int) -> list[dt.date]:
+        """The ``count`` trading days ending on or before ``last``, oldest first."""
+        hi = bisect.bisect_right(self._days, last)
+        return self._days[max(0, hi - count) : hi]
+
+    def last_completed_session(self, now_ns: int) -> dt.date | None:
+        """The most recent trading day whose regular session closed at or before ``now_ns``."""
+        i = bisect.bisect_right(self._close, now_ns) - 1
+        return self._days[i] if i >= 0 else None
+
+    # -- labels ---------------------------------------------------------------------------------
+    def session_label(self, ns: int, *, product: str = "stocks") -> str:
+        """``premarket``, ``regular``, ``after_hours``, ``closed`` or ``holiday`` for an instant.
+
+        Options have no extended sessions, so their extended hours are ``closed``.
+        """
+        day = et_date(ns)
+        if day not in self._index:
+            return "holiday" if day.weekday() < 5 else "closed"
+        h = self.hours(day)
+        if h.open_ns <= ns < h.close_ns:
+            return "regular"
+        if product != "stocks":
+            return "closed"
+        if h.premarket_open_ns <= ns < h.open_ns:
+            return "premarket"
+        if h.close_ns <= ns < h.after_hours_close_ns:
+            return "after_hours"
+        return "closed"
+
+
+@lru_cache(maxsize=1)
+def xnys() -> MarketCalendar:
+    """The shared calendar instance (construction takes a fraction of a second)."""
+    return MarketCalendar()
