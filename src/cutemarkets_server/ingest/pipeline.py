@@ -53,9 +53,7 @@ class Ingestor:
         qfile = self._quarantine(name, day, source, rejected) if rejected.num_rows else None
         part = self.lake.write_partition(name, day, valid, source=source)
         reasons = dict(Counter(rejected[REASON_COLUMN].to_pylist())) if rejected.num_rows else {}
-        results = [
-            DayResult(name, day, table.num_rows, valid.num_rows, rejected.num_rows, reasons, part, qfile)
-        ]
+        results = [DayResult(name, day, table.num_rows, valid.num_rows, rejected.num_rows, reasons, part, qfile)]
         if derive_bars and name in DERIVED_BARS:
             asset, minute_ds, day_ds = DERIVED_BARS[name]
             minute, daily = bars_from_trades(asset, day, valid)

@@ -65,6 +65,9 @@ def trades_to_bars(
     bucket = np.asarray(bucket, dtype=np.int64)
     price = np.asarray(price, dtype=np.float64)
     size = np.asarray(size, dtype=np.float64)
+    updates_high_low = np.asarray(updates_high_low, dtype=bool)
+    updates_open_close = np.asarray(updates_open_close, dtype=bool)
+    updates_volume = np.asarray(updates_volume, dtype=bool)
     # Only trades that can open or close a bar make it exist; others only add to what exists.
     new_group = np.empty(n, dtype=bool)
     new_group[0] = True
@@ -78,9 +81,14 @@ def trades_to_bars(
     has_oc[group[oc_idx]] = True
     first_oc = np.full(ngroups, -1, dtype=np.int64)
     last_oc = np.full(ngroups, -1, dtype=np.int64)
-    # oc_idx is increasing, so the first/last write per group wins accordingly.
-    last_oc[group[oc_idx]] = oc_idx
-    first_oc[group[oc_idx[::-1]]] = oc_idx[::-1]
+    # oc_idx is increasing and groups are contiguous: take each group's first and last entry
+    # explicitly (repeated-index assignment has no guaranteed order in NumPy).
+    oc_group = group[oc_idx]
+    if len(oc_idx):
+        head = np.flatnonzero(np.r_[True, oc_group[1:] != oc_group[:-1]])
+        tail = np.r_[head[1:] - 1, len(oc_idx) - 1]
+        first_oc[oc_group[head]] = oc_idx[head]
+        last_oc[oc_group[tail]] = oc_idx[tail]
 
     hl_price_hi = np.where(updates_high_low, price, -np.inf)
     hl_price_lo = np.where(updates_high_low, price, np.inf)

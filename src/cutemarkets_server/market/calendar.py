@@ -8,6 +8,7 @@ session ends at 13:00 and after-hours at 17:00. Options trade in the regular ses
 from __future__ import annotations
 
 import bisect
+import warnings
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,8 +36,11 @@ class MarketCalendar:
     """Sessions of the New York Stock Exchange, used for U.S. stocks and listed options."""
 
     def __init__(self, start: dt.date = CALENDAR_START, end: dt.date = CALENDAR_END) -> None:
-        cal = xcals.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
-        schedule = cal.schedule
+        with warnings.catch_warnings():
+            # exchange_calendars uses pandas APIs that newer pandas flags as deprecated.
+            warnings.simplefilter("ignore")
+            cal = xcals.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
+            schedule = cal.schedule
         self._days: list[dt.date] = [ts.date() for ts in schedule.index]
         self._index = {d: i for i, d in enumerate(self._days)}
         opens = schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 _BODY = re.compile(r"^(?P<root>[A-Z0-9]{1,6})(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})(?P<cp>[CP])(?P<strike>\d{8})$")
 
 
-class InvalidOptionSymbol(ValueError):
+class InvalidOptionSymbolError(ValueError):
     """The text is not an OCC option symbol."""
 
 
@@ -52,11 +52,11 @@ def parse_option_symbol(text: str) -> OptionSymbol:
         body = body[2:]
     m = _BODY.match(body)
     if m is None:
-        raise InvalidOptionSymbol(f"{text!r} is not an OCC option symbol (expected e.g. O:SPY250117C00590000)")
+        raise InvalidOptionSymbolError(f"{text!r} is not an OCC option symbol (expected e.g. O:SPY250117C00590000)")
     try:
         expiration = dt.date(2000 + int(m["yy"]), int(m["mm"]), int(m["dd"]))
     except ValueError as exc:
-        raise InvalidOptionSymbol(f"{text!r} has an impossible expiration date") from exc
+        raise InvalidOptionSymbolError(f"{text!r} has an impossible expiration date") from exc
     return OptionSymbol(
         root=m["root"],
         expiration=expiration,
@@ -71,7 +71,7 @@ def format_option_ticker(root: str, expiration: dt.date, contract_type: str, str
 
 
 def normalize_option_ticker(text: str) -> str:
-    """Canonical ``O:`` spelling; raises :class:`InvalidOptionSymbol` when malformed."""
+    """Canonical ``O:`` spelling; raises :class:`InvalidOptionSymbolError` when malformed."""
     return parse_option_symbol(text).ticker
 
 

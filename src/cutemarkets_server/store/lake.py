@@ -142,9 +142,7 @@ class Lake:
             for name, day, files, nrows, nbytes, sha, source, written in rows:
                 d = dt.date.fromisoformat(day)
                 abs_files = tuple(str(self.root / f) for f in json.loads(files))
-                by_dataset.setdefault(name, {})[d] = Partition(
-                    name, d, abs_files, nrows, nbytes, sha, source, written
-                )
+                by_dataset.setdefault(name, {})[d] = Partition(name, d, abs_files, nrows, nbytes, sha, source, written)
             self._snapshot = ManifestSnapshot(stamp, by_dataset)
             return self._snapshot
 
@@ -281,9 +279,7 @@ class Lake:
     def _collect_garbage(self, before: float) -> None:
         with self._connect() as con:
             stale = con.execute("SELECT path FROM superseded WHERE at < ?", (before,)).fetchall()
-            live = {
-                f for (files,) in con.execute("SELECT files FROM partitions").fetchall() for f in json.loads(files)
-            }
+            live = {f for (files,) in con.execute("SELECT files FROM partitions").fetchall() for f in json.loads(files)}
             for (path,) in stale:
                 if path not in live:
                     with contextlib.suppress(FileNotFoundError):

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 CONDITIONS = pa.list_(pa.int16())
-DELIVERABLE = pa.list_(
-    pa.struct([("type", pa.string()), ("underlying", pa.string()), ("amount", pa.float64())])
-)
+DELIVERABLE = pa.list_(pa.struct([("type", pa.string()), ("underlying", pa.string()), ("amount", pa.float64())]))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""Indicator routes shared by both products (SMA, EMA, MACD, RSI over completed bars)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from ..market.timestamps import et_date
+from ..services.indicators import KINDS, SERIES, IndicatorSpec
+from .auth import Caller
+from .cursor import absolute_url
+from .deps import ApiContext
+from .envelope import JSONBytes, ok
+from .errors import bad_request
+from .params import parse_bool, parse_choice, parse_int, parse_limit, time_range
+from .shapes import bar_rows, num
+
+INDICATOR_TIMESPANS = ("minute", "hour", "day", "week", "month", "quarter", "year")
+
+
+def indicator_response(
+    request: Request,
+    ctx: ApiContext,
+    who: Caller,
+    *,
+    kind: str,
+    ticker: str,
+    aggs_prefix: str,
+    params: dict[str, str | None],
+) -> JSONBytes:
+    kind = parse_choice("indicator", kind, KINDS) or "sma"
+    rng, instants = time_range(
+        "timestamp",
+        {op: params.get("timestamp" + ("." + op if op else "")) for op in ("", "gte", "gt", "lte", "lt")},
+        integer_unit="ms",
+    )
+    for inst in instants:
+        who.check_lookback(inst.day if inst.day is not None else et_date(inst.ns))
+    default_window = 14 if kind == "rsi" else 50
+    spec = IndicatorSpec(
+        kind=kind,
+        timespan=parse_choice("timespan", params.get("timespan"), INDICATOR_TIMESPANS, default="day") or "day",
+        window=parse_int("window", params["window"], minimum=1) if params.get("window") else default_window,
+        short_window=parse_int("short_window", params["short_window"], minimum=1) if params.get("short_window") else 12,
+        long_window=parse_int("long_window", params["long_window"], minimum=1) if params.get("long_window") else 26,
+        signal_window=parse_int("signal_window", params["signal_window"], minimum=1)
+        if params.get("signal_window")
+        else 9,
+        series_type=parse_choice("series_type", params.get("series_type"), SERIES, default="close") or "close",
+        adjusted=parse_bool("adjusted", params.get("adjusted"), default=True),
+    )
+    if spec.kind == "macd" and spec.short_window >= spec.long_window:
+        raise bad_request("Invalid short_window: it must be smaller than long_window.")
+    expand = parse_bool("expand_underlying", params.get("expand_underlying"), default=False)
+    descending = parse_choice("order", params.get("order"), ("asc", "desc"), default="desc") == "desc"
+    limit = parse_limit(params.get("limit"), default=10, maximum=1000)
+    res = ctx.services.indicators.series(ticker, spec, rng.lo, rng.hi, limit=limit, horizon_ns=who.horizon_ns)
+    order = list(range(len(res.value)))
+    if descending:
+        order.reverse()
+    order = order[:limit]
+    values: list[dict[str, Any]] = []
+    for i in order:
+        row: dict[str, Any] = {"timestamp": int(res.timestamps_ms[i]), "value": num(float(res.value[i]))}
+        if res.signal is not None and res.histogram is not None:
+            row["signal"] = num(float(res.signal[i]))
+            row["histogram"] = num(float(res.histogram[i]))
+        values.append(row)
+    body: dict[str, Any] = {"values": values}
+    if expand:
+        path = (
+            f"{aggs_prefix}/{ticker}/1/{spec.timespan}/{res.fetch_lo // 1_000_000}/{(res.fetch_hi - 1) // 1_000_000}/"
+        )
+        body["underlying"] = {
+            "url": absolute_url(
+                request, ctx.public_url, path, {"adjusted": str(spec.adjusted).lower(), "limit": "50000"}
+            ),
+            "aggregates": bar_rows(res.bars),
+        }
+    return ok(request, {"results": body})
+
+
+def indicator_params(request: Request) -> dict[str, str | None]:
+    names = (
+        "timestamp",
+        "timestamp.gte",
+        "timestamp.gt",
+        "timestamp.lte",
+        "timestamp.lt",
+        "timespan",
+        "adjusted",
+        "window",
+        "short_window",
+        "long_window",
+        "signal_window",
+        "series_type",
+        "expand_underlying",
+        "order",
+        "limit",
+    )
+    qp = request.query_params
+    return {n: qp.get(n) for n in names}

@@ -1,0 +1,102 @@
+"""The edge middleware: request ids, authentication and rate limits before routing, response
+headers on every answer, and an access log that never contains an API key."""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import Authenticator, product_for_path
+from .envelope import error_body, new_request_id
+from .errors import ApiError
+
+log = logging.getLogger("cutemarkets.access")
+_SECRET_PARAMS = {"apikey", "api_key"}
+
+
+def key_from_scope(scope: Scope) -> str | None:
+    """The API key from ``Authorization: Bearer``, else from ``?apiKey=`` / ``?api_key=``."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            text = value.decode("latin-1").strip()
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    qs = scope.get("query_string", b"")
+    if qs and (b"apikey=" in qs.lower() or b"api_key=" in qs.lower()):
+        for k, v in urllib.parse.parse_qsl(qs.decode("latin-1")):
+            if k.lower() in _SECRET_PARAMS and v:
+                return v
+    return None
+
+
+def redacted_query(qs: bytes) -> str:
+    if not qs:
+        return ""
+    pairs = urllib.parse.parse_qsl(qs.decode("latin-1"), keep_blank_values=True)
+    return urllib.parse.urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs])
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = new_request_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", rid.encode())]
+        status_holder: dict[str, Any] = {"status": 0}
+        product = product_for_path(scope["path"])
+        if product is not None:
+            try:
+                key = self.auth.resolve(key_from_scope(scope))
+                caller, headers = self.auth.admit(key)
+                extra.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
+                if product:
+                    caller.require_product(product)
+                state["caller"] = caller
+            except ApiError as exc:
+                extra.extend((k.lower().encode(), v.encode()) for k, v in exc.headers.items())
+                await self._send_error(send, exc, rid, extra, status_holder)
+                self._log(scope, status_holder["status"], started, rid)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                existing = {k for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [h for h in extra if h[0] not in existing]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            self._log(scope, status_holder["status"], started, rid)
+
+    async def _send_error(
+        self, send: Send, exc: ApiError, rid: str, extra: list[tuple[bytes, bytes]], holder: dict[str, Any]
+    ) -> None:
+        body = orjson.dumps(error_body(rid, exc.code, exc.message))
+        holder["status"] = exc.status
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _log(scope: Scope, status: int, started: float, rid: str) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        q = redacted_query(scope.get("query_string", b""))
+        path = scope["path"] + ("?" + q if q else "")
+        log.info("%s %s %s %.1fms %s", scope["method"], path, status, (time.perf_counter() - started) * 1e3, rid)

@@ -1,0 +1,118 @@
+"""Options trades and quotes: ``/v1/options/trades/{ticker}/`` and ``/v1/options/quotes/{ticker}/`` (+ ``/last/``)."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Query, Request
+
+from ..auth import Caller
+from ..deps import ApiContext, caller, context
+from ..envelope import JSONBytes, results
+from ..routing import Router
+from ..shapes import last_trade_compact, option_quote_row, option_quote_rows, option_trade_rows
+from ..ticklists import TIMESTAMP_DOC, horizon, last_tick, list_ticks
+from .common import known_contract, option_ticker
+
+router = Router(tags=["options"])
+
+
+@router.get("/v1/options/trades/{options_ticker}/", summary="Option trades", response_class=JSONBytes)
+def trades(
+    request: Request,
+    options_ticker: str,
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    sort: str | None = Query(None, description="timestamp"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    limit: str | None = Query(None, description="default 1000, maximum 10000"),
+    page: str | None = Query(None),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """Tick-level trades of one contract with nanosecond timestamps."""
+    ticker = option_ticker(options_ticker)
+    known_contract(ctx.services, ticker)
+    return list_ticks(
+        request,
+        ctx,
+        who,
+        route="option_trades",
+        dataset="option_trades",
+        ticker=ticker,
+        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
+        sort=sort,
+        order=order,
+        limit=limit,
+        page=page,
+        timeframe=None,
+        shape=option_trade_rows,
+    )
+
+
+@router.get("/v1/options/trades/{options_ticker}/last/", summary="Last option trade", response_class=JSONBytes)
+def last_trade(
+    request: Request, options_ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+) -> JSONBytes:
+    """The latest trade of one contract (compact keys)."""
+    ticker = option_ticker(options_ticker)
+    known_contract(ctx.services, ticker)
+    row = last_tick(ctx, "option_trades", ticker, who.horizon_ns + 1, "trade")
+    return results(request, last_trade_compact(ticker, row))
+
+
+@router.get("/v1/options/quotes/{options_ticker}/", summary="Option quotes (Expert plan)", response_class=JSONBytes)
+def quotes(
+    request: Request,
+    options_ticker: str,
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    sort: str | None = Query(None, description="timestamp"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    limit: str | None = Query(None, description="default 1000, maximum 10000"),
+    page: str | None = Query(None),
+    timeframe: str | None = Query(None, description="live (default) or delayed (rows at least 15 minutes old)"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """NBBO quotes of one contract; needs an Expert or Commercial options plan."""
+    who.require_quotes()
+    ticker = option_ticker(options_ticker)
+    known_contract(ctx.services, ticker)
+    return list_ticks(
+        request,
+        ctx,
+        who,
+        route="option_quotes",
+        dataset="option_quotes",
+        ticker=ticker,
+        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
+        sort=sort,
+        order=order,
+        limit=limit,
+        page=page,
+        timeframe=timeframe,
+        shape=option_quote_rows,
+    )
+
+
+@router.get(
+    "/v1/options/quotes/{options_ticker}/last/", summary="Last option quote (Expert plan)", response_class=JSONBytes
+)
+def last_quote(
+    request: Request,
+    options_ticker: str,
+    timeframe: str | None = Query(None, description="live (default) or delayed"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """The current NBBO of one contract (a quote row plus ``ticker``)."""
+    who.require_quotes()
+    ticker = option_ticker(options_ticker)
+    known_contract(ctx.services, ticker)
+    row = last_tick(ctx, "option_quotes", ticker, horizon(who, timeframe) + 1, "quote")
+    return results(request, {"ticker": ticker, **option_quote_row(row)})

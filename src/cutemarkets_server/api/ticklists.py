@@ -1,0 +1,89 @@
+"""Trade and quote listings and last-tick lookups, shared by the options and stocks routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+from fastapi import Request
+
+from ..market.timestamps import et_date
+from ..plans import DELAY_NS
+from ..services.ticks import page_ticks
+from ..store.market import Position
+from .auth import Caller
+from .deps import ApiContext
+from .envelope import JSONBytes, results
+from .errors import not_found
+from .paging import Pager
+from .params import parse_choice, parse_limit, time_range
+
+SORT_FIELDS = ("timestamp", "sip_timestamp")
+TIMESTAMP_DOC = "YYYY-MM-DD (a whole ET day), an epoch integer (ns; unit inferred from its size) or RFC 3339"
+
+
+def horizon(who: Caller, timeframe: str | None) -> int:
+    """The newest instant a listing may show: the plan's horizon, or 15 minutes ago for ``timeframe=delayed``."""
+    h = who.horizon_ns
+    if parse_choice("timeframe", timeframe, ("live", "delayed"), default="live") == "delayed":
+        h = min(h, who.now_ns - DELAY_NS)
+    return h
+
+
+def list_ticks(
+    request: Request,
+    ctx: ApiContext,
+    who: Caller,
+    *,
+    route: str,
+    dataset: str,
+    ticker: str,
+    filters: dict[str, str | None],
+    sort: str | None,
+    order: str | None,
+    limit: str | None,
+    page: str | None,
+    timeframe: str | None,
+    shape: Callable[[pa.Table], list[dict[str, Any]]],
+) -> JSONBytes:
+    pager = Pager(request, ctx, who, route)
+    state = pager.load(page)
+    if state is None:
+        rng, instants = time_range("timestamp", filters)
+        for inst in instants:
+            who.check_lookback(inst.day if inst.day is not None else et_date(inst.ns))
+        parse_choice("sort", sort, SORT_FIELDS, default="timestamp")
+        state = {
+            "t": ticker,
+            "lo": rng.lo,
+            "hi": rng.hi,
+            "desc": parse_choice("order", order, ("asc", "desc"), default="desc") == "desc",
+            "l": parse_limit(limit, default=1000, maximum=10000),
+            "tf": timeframe,
+            "pos": None,
+        }
+    elif state["lo"] is not None:
+        who.check_lookback(et_date(state["lo"]))
+    h = horizon(who, state["tf"])
+    hi = h + 1 if state["hi"] is None else min(state["hi"], h + 1)
+    after = Position(*state["pos"]) if state["pos"] else None
+    table, nxt = page_ticks(
+        ctx.services.store,
+        dataset,
+        state["t"],
+        state["lo"],
+        hi,
+        descending=state["desc"],
+        limit=state["l"],
+        after=after,
+    )
+    next_url = pager.next_url({**state, "pos": [nxt.ts, nxt.skip]}) if nxt else None
+    return results(request, shape(table), next_url=next_url)
+
+
+def last_tick(ctx: ApiContext, dataset: str, ticker: str, before_ns: int, what: str) -> dict[str, Any]:
+    row = ctx.services.store.last_tick(dataset, ticker, before_ns)
+    if row is None:
+        raise not_found(f"No {what} found for {ticker}.")
+    return row

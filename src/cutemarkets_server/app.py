@@ -1,0 +1,56 @@
+"""Builds the ASGI application: routers, middleware and error handlers over one runtime."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from . import __version__
+from .api import handlers
+from .api.auth import Authenticator
+from .api.cursor import PageTokens
+from .api.deps import ApiContext
+from .api.middleware import EdgeMiddleware
+from .api.options import router as options_router
+from .api.reference import router as reference_router
+from .api.status import router as status_router
+from .clock import Clock
+from .config import Settings
+from .runtime import Runtime
+from .services.container import Services
+
+DESCRIPTION = """\
+Self-hosted CuteMarkets v1 market-data API for U.S. options and stocks, built for backtesting.
+
+Authenticate with `Authorization: Bearer cm_…` (or `?apiKey=` for clients that cannot set headers).
+Every response is JSON with `status` and `request_id`; list routes page with an absolute `next_url`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, runtime: Runtime | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+    rt = runtime or Runtime.open(settings, clock)
+    app = FastAPI(
+        title="cutemarkets-server",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
+        redirect_slashes=False,
+    )
+    app.router.redirect_slashes = False
+    ctx = ApiContext(
+        runtime=rt,
+        auth=Authenticator(rt.keys, rt.clock),
+        tokens=PageTokens(settings.signing_secret(), settings.page_token_ttl_s),
+        services=Services.build(rt),
+    )
+    app.state.ctx = ctx
+    handlers.install(app)
+    app.include_router(status_router)
+    app.include_router(options_router)
+    app.include_router(reference_router)
+    app.add_middleware(EdgeMiddleware, auth=ctx.auth)
+    return app

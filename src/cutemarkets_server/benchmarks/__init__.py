@@ -1,0 +1,34 @@
+"""Benchmarks run by ``cutemarkets bench`` / ``make bench``: medians and side-by-side ratios in one run."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+# name -> (module, one-line description)
+SUITES: dict[str, tuple[str, str]] = {
+    "status": ("status", "median latency and requests/s of /v1/status/ beside a trivial endpoint of the same app"),
+    "build": ("build", "built-in market build time (default profile) with rows and bytes per dataset"),
+}
+
+
+def suites() -> dict[str, str]:
+    return {name: doc for name, (_, doc) in SUITES.items()}
+
+
+def run_suites(data_dir: Path, names: list[str] | None, console: Console) -> dict[str, Any]:
+    chosen = names or list(SUITES)
+    unknown = [n for n in chosen if n not in SUITES]
+    if unknown:
+        raise SystemExit(f"unknown benchmark suite(s): {', '.join(unknown)}; see `cutemarkets bench --list`")
+    results: dict[str, Any] = {}
+    for name in chosen:
+        module = importlib.import_module(f"{__name__}.{SUITES[name][0]}")
+        run: Callable[[Path, Console], dict[str, Any]] = module.run
+        console.rule(f"[bold]{name}[/bold]: {SUITES[name][1]}")
+        results[name] = run(data_dir, console)
+    return results

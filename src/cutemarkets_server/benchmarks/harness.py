@@ -1,0 +1,86 @@
+"""Small helpers for benchmarks: an in-process server, timing loops and result tables."""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    p99_ms: float
+    per_second: float
+    n: int
+
+    def row(self) -> list[str]:
+        return [f"{self.median_ms:.3f}", f"{self.p99_ms:.3f}", f"{self.per_second:,.0f}", str(self.n)]
+
+
+def measure(fn: Callable[[], Any], *, n: int, warmup: int = 20) -> Timing:
+    """Call ``fn`` sequentially; median and p99 latency and calls per second over ``n`` calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    started = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    total = time.perf_counter() - started
+    samples.sort()
+    return Timing(statistics.median(samples), samples[min(len(samples) - 1, int(0.99 * len(samples)))], n / total, n)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, warmup: int = 10) -> dict[str, Timing]:
+    """Time several callables side by side, alternating them so machine noise hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1e3)
+    out = {}
+    for name, s in samples.items():
+        s.sort()
+        out[name] = Timing(statistics.median(s), s[min(len(s) - 1, int(0.99 * len(s)))], 1e3 / statistics.mean(s), len(s))
+    return out
+
+
+def serve_in_thread(app: Any) -> tuple[Any, str]:
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def timing_table(title: str, timings: dict[str, Timing], console: Console) -> None:
+    table = Table(title=title)
+    for col in ("case", "median ms", "p99 ms", "per second", "n"):
+        table.add_column(col, justify="right" if col != "case" else "left")
+    for name, t in timings.items():
+        table.add_row(name, *t.row())
+    console.print(table)
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

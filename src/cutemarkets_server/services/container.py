@@ -1,0 +1,34 @@
+"""The services a request handler uses, built once over the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..runtime import Runtime
+from ..store.market import MarketStore
+from .bars import BarService
+from .indicators import IndicatorService
+from .option_snapshots import OptionSnapshots
+from .reference import ReferenceData
+
+
+@dataclass
+class Services:
+    store: MarketStore
+    reference: ReferenceData
+    snapshots: OptionSnapshots
+    bars: BarService
+    indicators: IndicatorService
+
+    @classmethod
+    def build(cls, rt: Runtime) -> Services:
+        store = MarketStore(rt.lake, rt.engine)
+        reference = ReferenceData(store, rt.cache)
+        bars = BarService(store, reference, rt.calendar)
+        return cls(
+            store=store,
+            reference=reference,
+            snapshots=OptionSnapshots(store, reference, rt.calendar),
+            bars=bars,
+            indicators=IndicatorService(bars, rt.calendar),
+        )

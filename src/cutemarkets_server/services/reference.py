@@ -1,0 +1,217 @@
+"""Point-in-time reference data: option contracts, stock tickers, splits, rates, dividend yields.
+
+Reference datasets are event logs. Folding them gives validity intervals: a record is in force from
+its effective date until the next record of the same ticker (exclusive). Folds are cached until the
+lake's manifest changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..store.market import MarketStore
+from .cache import TTLCache
+
+DEFAULT_TENOR_DAYS = 365
+
+
+def _fold(events: pa.Table) -> pa.Table:
+    """Add ``valid_from``/``valid_to`` (exclusive, null = open) to each record; drop delisting rows."""
+    if events.num_rows == 0:
+        return events.append_column("valid_from", pa.array([], pa.date32())).append_column(
+            "valid_to", pa.array([], pa.date32())
+        )
+    events = events.sort_by([("ticker", "ascending"), ("effective_date", "ascending")])
+    tickers = events["ticker"].to_numpy(zero_copy_only=False)
+    eff = events["effective_date"].to_numpy(zero_copy_only=False)
+    nxt = np.empty(len(eff), dtype=object)
+    nxt[:-1] = np.where(tickers[1:] == tickers[:-1], eff[1:], None)
+    nxt[-1] = None
+    table = events.append_column("valid_from", events["effective_date"]).append_column(
+        "valid_to", pa.array(list(nxt), pa.date32())
+    )
+    if "action" in table.column_names:
+        table = table.filter(pc.equal(table["action"], "list"))
+    return table
+
+
+def _valid_on(table: pa.Table, day: dt.date) -> pa.Array:
+    d = pa.scalar(day, pa.date32())
+    started = pc.less_equal(table["valid_from"], d)
+    not_ended = pc.or_kleene(pc.is_null(table["valid_to"]), pc.greater(table["valid_to"], d))
+    return pc.and_(started, not_ended)
+
+
+@dataclass(frozen=True)
+class ContractQuery:
+    underlying: str | None = None
+    underlying_range: tuple[str | None, str | None, bool, bool] | None = None  # (lo, hi, lo_incl, hi_incl)
+    contract_type: str | None = None
+    expiration_lo: dt.date | None = None
+    expiration_hi: dt.date | None = None  # inclusive
+    strike_lo: float | None = None
+    strike_lo_inclusive: bool = True
+    strike_hi: float | None = None
+    strike_hi_inclusive: bool = True
+    expired: bool | None = False  # False: unexpired on the day; True: only expired; None: both
+
+
+class ReferenceData:
+    """Cached point-in-time views of the reference datasets."""
+
+    def __init__(self, store: MarketStore, cache: TTLCache) -> None:
+        self.store = store
+        self.cache = cache
+
+    def _generation(self, name: str) -> tuple:
+        snap = self.store.snapshot()
+        parts = snap.by_dataset.get(name, {})
+        return (name, len(parts), max((p.sha256 for p in parts.values()), default=""), snap.generation)
+
+    # -- option contracts --------------------------------------------------------------------------
+    def contract_intervals(self) -> pa.Table:
+        key = ("contracts", *self._generation("option_contracts"))
+        return self.cache.get_or_compute(key, lambda: _fold(self.store.events("option_contracts")))
+
+    def contracts_on(self, day: dt.date, query: ContractQuery) -> pa.Table:
+        """Contracts listed on ``day`` that match ``query`` (unsorted)."""
+        t = self.contract_intervals()
+        if t.num_rows == 0:
+            return t
+        d = pa.scalar(day, pa.date32())
+        listed = pc.and_(_valid_on(t, day), pc.greater_equal(t["expiration_date"], d))
+        # Expired as of ``day``: expiration before it, with a listing in force on the expiration date.
+        expired = pc.and_(
+            pc.and_(pc.less(t["expiration_date"], d), pc.less_equal(t["valid_from"], t["expiration_date"])),
+            pc.or_kleene(pc.is_null(t["valid_to"]), pc.greater(t["valid_to"], t["expiration_date"])),
+        )
+        mask = listed if query.expired is False else expired if query.expired is True else pc.or_(listed, expired)
+        if query.underlying is not None:
+            mask = pc.and_(mask, pc.equal(t["underlying_ticker"], query.underlying))
+        if query.underlying_range is not None:
+            lo, hi, lo_incl, hi_incl = query.underlying_range
+            if lo is not None:
+                mask = pc.and_(mask, (pc.greater_equal if lo_incl else pc.greater)(t["underlying_ticker"], lo))
+            if hi is not None:
+                mask = pc.and_(mask, (pc.less_equal if hi_incl else pc.less)(t["underlying_ticker"], hi))
+        if query.contract_type is not None:
+            mask = pc.and_(mask, pc.equal(t["contract_type"], query.contract_type))
+        if query.expiration_lo is not None:
+            mask = pc.and_(mask, pc.greater_equal(t["expiration_date"], pa.scalar(query.expiration_lo, pa.date32())))
+        if query.expiration_hi is not None:
+            mask = pc.and_(mask, pc.less_equal(t["expiration_date"], pa.scalar(query.expiration_hi, pa.date32())))
+        if query.strike_lo is not None:
+            op = pc.greater_equal if query.strike_lo_inclusive else pc.greater
+            mask = pc.and_(
+                mask,
+                op(t["strike_price"], query.strike_lo - 1e-9 if query.strike_lo_inclusive else query.strike_lo + 1e-9),
+            )
+        if query.strike_hi is not None:
+            op = pc.less_equal if query.strike_hi_inclusive else pc.less
+            mask = pc.and_(
+                mask,
+                op(t["strike_price"], query.strike_hi + 1e-9 if query.strike_hi_inclusive else query.strike_hi - 1e-9),
+            )
+        return _latest_per_ticker(t.filter(mask))
+
+    def contract(self, ticker: str, day: dt.date | None) -> dict | None:
+        """The record of ``ticker`` in force on ``day``; with ``day=None`` its latest record."""
+        t = self.contract_intervals()
+        if t.num_rows == 0:
+            return None
+        rows = t.filter(pc.equal(t["ticker"], ticker))
+        if rows.num_rows == 0:
+            return None
+        if day is None:
+            return rows.sort_by([("valid_from", "descending")]).slice(0, 1).to_pylist()[0]
+        on = rows.filter(_valid_on(rows, day))
+        return on.to_pylist()[0] if on.num_rows else None
+
+    def contract_known(self, ticker: str) -> bool:
+        t = self.contract_intervals()
+        return t.num_rows > 0 and pc.any(pc.equal(t["ticker"], ticker)).as_py() is True
+
+    def roots_of(self, underlying: str) -> list[str]:
+        t = self.contract_intervals()
+        if t.num_rows == 0:
+            return []
+        rows = t.filter(pc.equal(t["underlying_ticker"], underlying))
+        return sorted(set(rows["root"].to_pylist()))
+
+    def underlyings(self) -> list[str]:
+        t = self.contract_intervals()
+        return sorted(set(t["underlying_ticker"].to_pylist())) if t.num_rows else []
+
+    # -- stock tickers ---------------------------------------------------------------------------
+    def ticker_intervals(self) -> pa.Table:
+        key = ("tickers", *self._generation("stock_tickers"))
+        return self.cache.get_or_compute(key, lambda: _fold(self.store.events("stock_tickers")))
+
+    def tickers_on(self, day: dt.date) -> pa.Table:
+        t = self.ticker_intervals()
+        return t.filter(_valid_on(t, day)) if t.num_rows else t
+
+    def ticker(self, symbol: str, day: dt.date | None) -> dict | None:
+        t = self.ticker_intervals()
+        if t.num_rows == 0:
+            return None
+        rows = t.filter(pc.equal(t["ticker"], symbol))
+        if rows.num_rows == 0:
+            return None
+        if day is not None:
+            rows = rows.filter(_valid_on(rows, day))
+            if rows.num_rows == 0:
+                return None
+        return rows.sort_by([("valid_from", "descending")]).slice(0, 1).to_pylist()[0]
+
+    def dividend_yield(self, symbol: str, day: dt.date) -> float:
+        rec = self.ticker(symbol, day) or self.ticker(symbol, None)
+        value = rec.get("dividend_yield") if rec else None
+        return float(value) if value is not None else 0.0
+
+    # -- corporate actions and rates --------------------------------------------------------------
+    def splits(self, symbol: str) -> list[tuple[dt.date, float, float]]:
+        """(execution_date, split_from, split_to) of ``symbol``, oldest first."""
+        key = ("splits", *self._generation("corporate_actions"))
+        table = self.cache.get_or_compute(key, lambda: self.store.events("corporate_actions"))
+        if table.num_rows == 0:
+            return []
+        rows = table.filter(pc.and_(pc.equal(table["ticker"], symbol), pc.equal(table["type"], "split")))
+        out = sorted((r["execution_date"], float(r["split_from"]), float(r["split_to"])) for r in rows.to_pylist())
+        return out
+
+    def rate_curve(self, day: dt.date) -> tuple[np.ndarray, np.ndarray] | None:
+        """(tenor_days, rates) of the latest curve published on or before ``day``."""
+        latest = self.store.latest_partition_on_or_before("rates", day)
+        if latest is None:
+            return None
+        key = ("rates", latest, *self._generation("rates"))
+
+        def load() -> tuple[np.ndarray, np.ndarray]:
+            t = self.store.partition_table("rates", latest).sort_by("tenor_days")
+            return t["tenor_days"].to_numpy().astype(np.float64), t["rate"].to_numpy()
+
+        return self.cache.get_or_compute(key, load)
+
+    def risk_free_rates(self, day: dt.date, tenor_days: np.ndarray, default: float) -> np.ndarray:
+        """Rates interpolated (flat beyond the ends) to each tenor in calendar days."""
+        curve = self.rate_curve(day)
+        if curve is None:
+            return np.full(len(tenor_days), default, dtype=np.float64)
+        tenors, rates = curve
+        return np.interp(np.asarray(tenor_days, dtype=np.float64), tenors, rates)
+
+
+def _latest_per_ticker(table: pa.Table) -> pa.Table:
+    if table.num_rows == 0:
+        return table
+    table = table.sort_by([("ticker", "ascending"), ("valid_from", "descending")])
+    tickers = table["ticker"].to_numpy(zero_copy_only=False)
+    keep = np.ones(len(tickers), dtype=bool)
+    keep[1:] = tickers[1:] != tickers[:-1]
+    return table.filter(pa.array(keep))

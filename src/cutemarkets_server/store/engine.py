@@ -1,0 +1,48 @@
+"""The DuckDB engine that queries the Parquet lake: one in-process database, one cursor per thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+
+class DuckEngine:
+    def __init__(self, threads: int = 2, memory_limit: str | None = None) -> None:
+        config = {"threads": str(threads)}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._root = duckdb.connect(":memory:", config=config)
+        self._root.execute("SET parquet_metadata_cache = true")
+        self._root.execute("SET enable_object_cache = true")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._lock:
+                cur = self._root.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return self.cursor().sql(sql, params=list(params) or None).to_arrow_table()
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.cursor().execute(sql, list(params)).fetchall()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self.cursor().execute(sql, list(params)).fetchall()
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        self._root.close()
+
+
+def file_list(files: Sequence[str]) -> str:
+    """A SQL list literal of file paths for ``read_parquet`` (paths come from the manifest, never users)."""
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"

@@ -1,0 +1,155 @@
+"""API keys and usage counters in SQLite. Keys are stored as SHA-256 hashes, never in clear."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL,
+    key_hash   TEXT NOT NULL UNIQUE,
+    key_prefix TEXT NOT NULL,
+    plan       TEXT NOT NULL,
+    products   TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS usage (
+    key_id  INTEGER NOT NULL,
+    window  TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (key_id, window)
+);
+"""
+
+KEY_PREFIX = "cm_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    key_prefix: str
+    plan: str
+    products: tuple[str, ...]
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_hex(16)
+
+
+class KeyStore:
+    """Create, look up and revoke keys; count requests per window for rate-limited plans."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._con().executescript(_DDL)
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._local.con = con
+        return con
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def create(self, name: str, plan: str, products: tuple[str, ...]) -> tuple[str, ApiKey]:
+        """A new key; the clear-text secret is returned once and never stored."""
+        secret = generate_key()
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._tx() as con:
+            cur = con.execute(
+                "INSERT INTO api_keys(name, key_hash, key_prefix, plan, products, created_at) VALUES (?,?,?,?,?,?)",
+                (name, hash_key(secret), secret[:7], plan, ",".join(products), now),
+            )
+            key_id = int(cur.lastrowid or 0)
+        return secret, ApiKey(key_id, name, secret[:7], plan, products, now, None)
+
+    def lookup(self, secret: str) -> ApiKey | None:
+        row = (
+            self._con()
+            .execute(
+                "SELECT id, name, key_prefix, plan, products, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
+                (hash_key(secret),),
+            )
+            .fetchone()
+        )
+        return _row(row) if row else None
+
+    def list(self) -> list[ApiKey]:
+        rows = (
+            self._con()
+            .execute("SELECT id, name, key_prefix, plan, products, created_at, revoked_at FROM api_keys ORDER BY id")
+            .fetchall()
+        )
+        return [_row(r) for r in rows]
+
+    def revoke(self, ident: str) -> int:
+        """Revoke by numeric id, name, or clear-text key; returns how many keys were revoked."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._tx() as con:
+            if ident.isdigit():
+                cur = con.execute(
+                    "UPDATE api_keys SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (now, int(ident))
+                )
+            elif ident.startswith(KEY_PREFIX) and len(ident) > 12:
+                cur = con.execute(
+                    "UPDATE api_keys SET revoked_at=? WHERE key_hash=? AND revoked_at IS NULL", (now, hash_key(ident))
+                )
+            else:
+                cur = con.execute("UPDATE api_keys SET revoked_at=? WHERE name=? AND revoked_at IS NULL", (now, ident))
+            return cur.rowcount
+
+    def count_request(self, key_id: int, windows: tuple[str, ...]) -> tuple[int, ...]:
+        """Add one request to each window counter and return the new counts (atomic)."""
+        with self._tx() as con:
+            out = []
+            for w in windows:
+                row = con.execute(
+                    "INSERT INTO usage(key_id, window, count) VALUES (?, ?, 1) "
+                    "ON CONFLICT(key_id, window) DO UPDATE SET count = count + 1 RETURNING count",
+                    (key_id, w),
+                ).fetchone()
+                out.append(int(row[0]))
+            return tuple(out)
+
+    def ping(self) -> None:
+        self._con().execute("SELECT 1").fetchone()
+
+
+def _row(row: tuple) -> ApiKey:
+    kid, name, prefix, plan, products, created, revoked = row
+    return ApiKey(kid, name, prefix, plan, tuple(p for p in products.split(",") if p), created, revoked)

@@ -1,0 +1,116 @@
+"""The lake: atomic, content-addressed day partitions and the manifest that points at them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from cutemarkets_server.ingest.pipeline import Ingestor
+from cutemarkets_server.market.timestamps import et_ns
+from cutemarkets_server.store.lake import Lake, PartitionWriteError
+
+DAY = dt.date(2025, 11, 26)
+
+
+def trades(prices: list[float]) -> pa.Table:
+    t0 = et_ns(DAY, 10)
+    n = len(prices)
+    return pa.table(
+        {
+            "ticker": ["AAPL"] * n,
+            "sip_timestamp": [t0 + i * 1_000_000 for i in range(n)],
+            "price": prices,
+            "size": [100] * n,
+            "conditions": [[] for _ in range(n)],
+        }
+    )
+
+
+def read(lake: Lake, name: str) -> list[float]:
+    files = lake.snapshot().files(name, [DAY])
+    return duckdb.sql(f"SELECT price FROM read_parquet({files}) ORDER BY sip_timestamp").fetchnumpy()["price"].tolist()
+
+
+def test_write_is_recorded_in_manifest_and_readable(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    part = lake.write_partition("stock_trades", DAY, trades([1.0, 2.0]), source="unit")
+    assert part.rows == 2 and part.bytes > 0 and len(part.sha256) == 64
+    assert Path(part.files[0]).name == part.sha256[:16] + ".parquet"
+    assert read(lake, "stock_trades") == [1.0, 2.0]
+    # A second Lake object over the same directory sees the same manifest.
+    assert Lake(tmp_path).snapshot().partition("stock_trades", DAY) == lake.snapshot().partition("stock_trades", DAY)
+
+
+def test_failure_mid_write_leaves_the_old_partition_served(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    old = lake.write_partition("stock_trades", DAY, trades([1.0, 2.0]), source="first")
+
+    def broken() -> Iterator[pa.Table]:
+        yield trades([5.0, 6.0])
+        raise OSError("disk vanished")
+
+    with pytest.raises(PartitionWriteError):
+        lake.write_partition("stock_trades", DAY, broken(), source="second", presorted=True)
+    assert lake.snapshot().partition("stock_trades", DAY) == old
+    assert read(lake, "stock_trades") == [1.0, 2.0]
+    leftovers = [p.name for p in (tmp_path / "stock_trades" / DAY.isoformat()).iterdir()]
+    assert leftovers == [Path(old.files[0]).name], "no temporary file may be left behind"
+
+
+def test_replacing_a_day_switches_atomically_and_keeps_the_old_file_for_readers(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    old = lake.write_partition("stock_trades", DAY, trades([1.0]), source="first")
+    new = lake.write_partition("stock_trades", DAY, trades([3.0]), source="second")
+    assert new.files != old.files
+    assert read(lake, "stock_trades") == [3.0]
+    # The superseded file stays for the grace period so that queries already planned can finish.
+    assert Path(old.files[0]).exists()
+
+
+def test_same_content_gives_the_same_file(tmp_path: Path) -> None:
+    a = Lake(tmp_path / "a").write_partition("stock_trades", DAY, trades([1.0, 2.0]), source="x")
+    b = Lake(tmp_path / "b").write_partition("stock_trades", DAY, trades([1.0, 2.0]), source="y")
+    assert a.sha256 == b.sha256
+    assert Path(a.files[0]).read_bytes() == Path(b.files[0]).read_bytes()
+
+
+def test_ingestor_quarantines_rejects_and_reconciles(tmp_path: Path) -> None:
+    ing = Ingestor(Lake(tmp_path / "lake"), tmp_path / "q")
+    table = trades([10.0, -1.0, 11.0])
+    results = ing.write_day("stock_trades", DAY, table, source="unit")
+    main = results[0]
+    assert (main.rows_read, main.rows_stored, main.rows_quarantined) == (3, 2, 1)
+    assert main.rows_read == main.rows_stored + main.rows_quarantined
+    assert main.reasons == {"price must be positive": 1}
+    assert main.quarantine_file is not None and main.quarantine_file.exists()
+    rejected = duckdb.sql(f"SELECT price, reject_reason FROM read_parquet('{main.quarantine_file}')").fetchall()
+    assert rejected == [(-1.0, "price must be positive")]
+    # Bars are derived from the stored trades through the same path.
+    assert {r.dataset for r in results} == {"stock_trades", "stock_minute_aggs", "stock_day_aggs"}
+
+
+def test_rows_outside_the_day_and_crossed_quotes_are_rejected(tmp_path: Path) -> None:
+    ing = Ingestor(Lake(tmp_path / "lake"), tmp_path / "q")
+    t0 = et_ns(DAY, 10)
+    quotes = pa.table(
+        {
+            "ticker": ["O:SPY251128C00600000", "O:SPY251128C00600000", "BAD", "O:SPY251128C00600000"],
+            "sip_timestamp": [t0, t0 + 1, t0 + 2, et_ns(DAY + dt.timedelta(days=1), 0)],
+            "bid_price": [1.0, 2.0, 1.0, 1.0],
+            "bid_size": [1, 1, 1, 1],
+            "ask_price": [1.1, 1.5, 1.1, 1.1],
+            "ask_size": [1, 1, 1, 1],
+        }
+    )
+    res = ing.write_day("option_quotes", DAY, quotes, source="unit")[0]
+    assert res.rows_stored == 1
+    assert res.reasons == {
+        "crossed quote (bid above ask)": 1,
+        "bad OCC option symbol": 1,
+        f"timestamp outside {DAY.isoformat()} (America/New_York)": 1,
+    }
