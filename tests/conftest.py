@@ -69,7 +69,24 @@ class RunningServer:
             self.clock.set(before)
 
 
-def start_server(data_dir: Path, clock: object, public_url: str | None = None) -> tuple[object, object, str]:
+@dataclass
+class ServerHandle:
+    server: object
+    thread: threading.Thread
+
+    @property
+    def should_exit(self) -> bool:
+        return self.server.should_exit
+
+    @should_exit.setter
+    def should_exit(self, value: bool) -> None:
+        """Ask the server to stop and wait for its thread, so no daemon thread outlives the test."""
+        self.server.should_exit = value
+        if value:
+            self.thread.join(timeout=30)
+
+
+def start_server(data_dir: Path, clock: object, public_url: str | None = None) -> tuple[ServerHandle, object, str]:
     import uvicorn
 
     from cutemarkets_server.app import create_app
@@ -88,7 +105,7 @@ def start_server(data_dir: Path, clock: object, public_url: str | None = None) -
         if time.time() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
-    return server, app, f"http://127.0.0.1:{port}"
+    return ServerHandle(server, thread), app, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

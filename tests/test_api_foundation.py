@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import TEST_NOW_NS, RunningServer, auth, start_server
 from cutemarkets_server.clock import FixedClock
 from cutemarkets_server.market.timestamps import NS_PER_DAY, NS_PER_MIN, et_ns
+
+from conftest import TEST_NOW_NS, RunningServer, auth, start_server
 
 RID = re.compile(r"^cm_[0-9a-f]{32}$")
 RATE_HEADERS = (

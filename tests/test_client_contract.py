@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+
 from conftest import RunningServer
 
 cutemarkets = pytest.importorskip("cutemarkets")
@@ -82,7 +83,9 @@ def test_chain_filters_and_sort(client: CuteMarkets) -> None:
     strikes = [r.details.strike_price for r in page.results]
     assert page.results and strikes == sorted(strikes, reverse=True)
     assert all(600 <= s < 700 for s in strikes)
-    assert all(r.details.contract_type == "call" and exp[0] <= r.details.expiration_date <= exp[1] for r in page.results)
+    assert all(
+        r.details.contract_type == "call" and exp[0] <= r.details.expiration_date <= exp[1] for r in page.results
+    )
 
 
 def test_snapshot_matches_the_chain_row(client: CuteMarkets) -> None:
@@ -121,7 +124,7 @@ def test_trades_list_iterate_and_last(client: CuteMarkets) -> None:
     assert stamps == sorted(stamps) and len(trades) >= 1
     assert all(isinstance(x.id, str) and x.decimal_size for x in trades)
     last = client.options.trades.last(t)
-    assert last.T == t and last.t == max(stamps) and last.p > 0
+    assert t == last.T and last.t == max(stamps) and last.p > 0
     day = client.options.trades.list(t, timestamp="2025-12-02", limit=10000, order="asc").results
     assert all(dt.datetime.fromtimestamp(x.sip_timestamp / 1e9, dt.UTC).date() == dt.date(2025, 12, 2) for x in day)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from . import __version__
@@ -31,7 +34,14 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     rt = runtime or Runtime.open(settings, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        rt.engine.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cutemarkets-server",
         version=__version__,
         description=DESCRIPTION,

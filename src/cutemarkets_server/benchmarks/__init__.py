@@ -13,6 +13,8 @@ from rich.console import Console
 SUITES: dict[str, tuple[str, str]] = {
     "status": ("status", "median latency and requests/s of /v1/status/ beside a trivial endpoint of the same app"),
     "build": ("build", "built-in market build time (default profile) with rows and bytes per dataset"),
+    "options": ("options", "options routes on the bench market beside the raw DuckDB queries for the same rows"),
+    "greeks": ("greeks", "IV + greeks throughput beside py_vollib_vectorized on the same inputs"),
 }
 
 

@@ -55,7 +55,9 @@ def interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int, warmup: int =
     out = {}
     for name, s in samples.items():
         s.sort()
-        out[name] = Timing(statistics.median(s), s[min(len(s) - 1, int(0.99 * len(s)))], 1e3 / statistics.mean(s), len(s))
+        out[name] = Timing(
+            statistics.median(s), s[min(len(s) - 1, int(0.99 * len(s)))], 1e3 / statistics.mean(s), len(s)
+        )
     return out
 
 

@@ -70,48 +70,29 @@ class OptionSnapshots:
             day = self.calendar.previous_session(day)
         return day
 
-    def underlying_mids(self, underlying: str, times: np.ndarray, before_ns: int) -> tuple[np.ndarray, np.ndarray]:
-        """The underlying's NBBO mid (last trade as fallback) at or before each instant, and its time."""
+    def underlying_mids(self, underlying: str, times: np.ndarray) -> np.ndarray:
+        """The underlying's NBBO mid at or before each instant (its last trade where no quote exists)."""
         out = np.full(len(times), np.nan)
-        when = np.zeros(len(times), dtype=np.int64)
         if len(times) == 0:
-            return out, when
-        days = sorted({et_date(int(t)) for t in times})
-        for day in days:
-            lo = et_midnight_ns(day)
-            hi = min(et_midnight_ns(day + dt.timedelta(days=1)), before_ns)
-            q = self.store.ticks_between("stock_quotes", [underlying], lo, hi)
-            sel = np.array([et_date(int(t)) == day for t in times])
-            if q.num_rows:
-                ts = q["sip_timestamp"].to_numpy()
-                bid, ask = q["bid_price"].to_numpy(), q["ask_price"].to_numpy()
-                mid = np.where((bid > 0) & (ask > 0), (bid + ask) / 2.0, np.nan)
-                idx = np.searchsorted(ts, times[sel], side="right") - 1
-                ok = idx >= 0
-                vals = np.full(sel.sum(), np.nan)
-                w = np.zeros(sel.sum(), dtype=np.int64)
-                vals[ok], w[ok] = mid[idx[ok]], ts[idx[ok]]
-                out[sel], when[sel] = vals, w
-            missing = sel & np.isnan(out)
-            if missing.any():
-                for i in np.flatnonzero(missing):
-                    q1 = self.store.last_tick("stock_quotes", underlying, int(times[i]) + 1)
-                    if q1 and q1["bid_price"] > 0 and q1["ask_price"] > 0:
-                        out[i], when[i] = (q1["bid_price"] + q1["ask_price"]) / 2, q1["sip_timestamp"]
-                    else:
-                        t1 = self.store.last_tick("stock_trades", underlying, int(times[i]) + 1)
-                        if t1:
-                            out[i], when[i] = t1["price"], t1["sip_timestamp"]
-        return out, when
+            return out
+        uniq, inverse = np.unique(times, return_inverse=True)
+        bid, ask, _ = self.store.mids_at(underlying, uniq.tolist())
+        b = bid.to_numpy(zero_copy_only=False)
+        a = ask.to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            mid = np.where((b > 0) & (a > 0), (b + a) / 2.0, np.nan)
+        for j in np.flatnonzero(np.isnan(mid)):
+            mid[j], _ = self.underlying_now(underlying, int(uniq[j]) + 1)
+        return mid[inverse].astype(np.float64)
 
-    def underlying_now(self, underlying: str, before_ns: int) -> tuple[float | None, int | None]:
+    def underlying_now(self, underlying: str, before_ns: int) -> tuple[float, int | None]:
         q = self.store.last_tick("stock_quotes", underlying, before_ns)
         if q and q["bid_price"] > 0 and q["ask_price"] > 0:
             return (q["bid_price"] + q["ask_price"]) / 2.0, int(q["sip_timestamp"])
         t = self.store.last_tick("stock_trades", underlying, before_ns)
         if t:
             return float(t["price"]), int(t["sip_timestamp"])
-        return None, None
+        return float("nan"), None
 
     def day_bars(self, tickers: list[str], pit: PointInTime) -> tuple[dict[str, dict], dict[str, float], int | None]:
         """(bar of the current session so far per ticker, previous close per ticker, session close or None)."""
@@ -137,21 +118,21 @@ class OptionSnapshots:
         if not contracts:
             return []
         tickers = [c["ticker"] for c in contracts]
-        quotes = _by_ticker(self.store.last_ticks("option_quotes", tickers, pit.before_ns))
+        peers = self._smile_peers(contracts, pit) if opts.with_fmv else []
+        quotes = _by_ticker(
+            self.store.last_ticks("option_quotes", tickers + [p["ticker"] for p in peers], pit.before_ns)
+        )
         trades = _by_ticker(self.store.last_ticks("option_trades", tickers, pit.before_ns))
         oi = _by_ticker(self.store.open_interest_before(tickers, pit.before_ns))
         bars, prev_close, _ = self.day_bars(tickers, pit)
-        analytics = self._analytics(contracts, quotes, pit, opts)
+        spot = {u: self.underlying_now(u, pit.before_ns) for u in {c["underlying_ticker"] for c in contracts}}
+        analytics = self._analytics(contracts, peers, quotes, pit, opts, spot)
 
-        spot: dict[str, tuple[float | None, int | None]] = {}
         out = []
-        for i, c in enumerate(contracts):
+        for c, a in zip(contracts, analytics, strict=True):
             t = c["ticker"]
-            und = c["underlying_ticker"]
-            if und not in spot:
-                spot[und] = self.underlying_now(und, pit.before_ns)
-            s_price, s_time = spot[und]
             q, tr = quotes.get(t), trades.get(t)
+            s_price, s_time = spot[c["underlying_ticker"]]
             premium = None
             if q is not None and q["ask_price"] > 0:
                 premium = (q["bid_price"] + q["ask_price"]) / 2.0
@@ -160,9 +141,8 @@ class OptionSnapshots:
             strike = float(c["strike_price"])
             row: dict[str, Any] = {}
             if premium is not None:
-                row["break_even_price"] = _num(
-                    round(strike + premium if c["contract_type"] == "call" else strike - premium, 6)
-                )
+                be = strike + premium if c["contract_type"] == "call" else strike - premium
+                row["break_even_price"] = _num(round(be, 6))
             row["day"] = _day_object(bars.get(t), prev_close.get(t))
             row["details"] = {
                 "contract_type": c["contract_type"],
@@ -172,181 +152,206 @@ class OptionSnapshots:
                 "strike_price": _num(strike),
                 "ticker": t,
             }
-            a = analytics[i] or {}
-            if a.get("greeks"):
+            if "greeks" in a:
                 row["greeks"] = a["greeks"]
                 row["implied_volatility"] = a["iv"]
             if opts.include_quotes and q is not None:
-                row["last_quote"] = {
-                    "ask": _num(q["ask_price"]),
-                    "ask_size": int(q["ask_size"]),
-                    "ask_exchange": int(q["ask_exchange"]) if q["ask_exchange"] is not None else None,
-                    "bid": _num(q["bid_price"]),
-                    "bid_size": int(q["bid_size"]),
-                    "bid_exchange": int(q["bid_exchange"]) if q["bid_exchange"] is not None else None,
-                    "last_updated": int(q["sip_timestamp"]),
-                    "midpoint": _num(round((q["bid_price"] + q["ask_price"]) / 2.0, 6)),
-                    "timeframe": opts.timeframe,
-                }
+                row["last_quote"] = _quote_object(q, opts.timeframe)
             if tr is not None:
                 row["last_trade"] = {
                     "sip_timestamp": int(tr["sip_timestamp"]),
                     "conditions": [int(x) for x in (tr["conditions"] or [])],
                     "price": _num(tr["price"]),
                     "size": int(tr["size"]),
-                    "exchange": int(tr["exchange"]) if tr["exchange"] is not None else None,
+                    "exchange": None if tr["exchange"] is None else int(tr["exchange"]),
                     "timeframe": opts.timeframe,
                 }
             if t in oi:
                 row["open_interest"] = int(oi[t]["open_interest"])
-            if s_price is not None:
-                ua: dict[str, Any] = {"ticker": und, "price": _num(round(s_price, 6))}
+            if np.isfinite(s_price):
+                ua: dict[str, Any] = {"ticker": c["underlying_ticker"], "price": _num(round(s_price, 6))}
                 if "break_even_price" in row:
                     ua["change_to_break_even"] = _num(round(row["break_even_price"] - s_price, 6))
                 ua["last_updated"] = s_time
                 ua["timeframe"] = opts.timeframe
                 row["underlying_asset"] = ua
-            if a.get("fmv") is not None:
+            if "fmv" in a:
                 row["fmv"] = a["fmv"]
                 row["fmv_last_updated"] = a["fmv_last_updated"]
             out.append({k: v for k, v in row.items() if v is not None})
         return out
 
+    def _smile_peers(self, contracts: list[dict[str, Any]], pit: PointInTime) -> list[dict[str, Any]]:
+        """Every standard contract listed on the day with an expiration (and underlying) of the page."""
+        from .reference import ContractQuery
+
+        page = {c["ticker"] for c in contracts}
+        out: list[dict[str, Any]] = []
+        for und, exp in {(c["underlying_ticker"], c["expiration_date"]) for c in contracts}:
+            listed = self.reference.contracts_on(
+                pit.day, ContractQuery(underlying=und, expiration_lo=exp, expiration_hi=exp, expired=None)
+            )
+            out += [p for p in listed.to_pylist() if p["ticker"] not in page and int(p["shares_per_contract"]) == 100]
+        return out
+
     def _analytics(
-        self, contracts: list[dict[str, Any]], quotes: dict[str, dict], pit: PointInTime, opts: SnapshotOptions
-    ) -> list[dict[str, Any] | None]:
-        """IV and greeks per contract (None where not solvable), and FMV from the smoothed smile."""
-        n = len(contracts)
-        result: list[dict[str, Any] | None] = [None] * n
-        idx = [i for i, c in enumerate(contracts) if c["ticker"] in quotes and quotes[c["ticker"]]["ask_price"] > 0]
-        if not idx:
+        self,
+        contracts: list[dict[str, Any]],
+        peers: list[dict[str, Any]],
+        quotes: dict[str, dict],
+        pit: PointInTime,
+        opts: SnapshotOptions,
+        spot_now: dict[str, tuple[float, int | None]],
+    ) -> list[dict[str, Any]]:
+        """Per page contract: IV and greeks (when solvable) and the FMV from the smoothed smile."""
+        result: list[dict[str, Any]] = [{} for _ in contracts]
+        rows = [c for c in contracts + peers if _quotable(quotes.get(c["ticker"]))]
+        live = [c for c in rows if self.expiration_ns(c["expiration_date"]) > pit.at_ns]
+        if not live:
             return result
-        solved = self._solve([contracts[i] for i in idx], quotes, pit, opts)
-        for j, i in enumerate(idx):
-            if solved["ok"][j]:
-                result[i] = {
-                    "iv": float(solved["iv"][j]),
-                    "greeks": {
-                        "delta": float(solved["delta"][j]),
-                        "gamma": float(solved["gamma"][j]),
-                        "theta": float(solved["theta"][j]),
-                        "vega": float(solved["vega"][j]),
-                    },
+        solved = self._solve(live, quotes, pit, opts)
+        index = {c["ticker"]: j for j, c in enumerate(live)}
+        for i, c in enumerate(contracts):
+            j = index.get(c["ticker"])
+            if j is not None and solved.ok[j]:
+                result[i]["iv"] = float(solved.iv[j])
+                result[i]["greeks"] = {
+                    "delta": float(solved.delta[j]),
+                    "gamma": float(solved.gamma[j]),
+                    "theta": float(solved.theta[j]),
+                    "vega": float(solved.vega[j]),
                 }
         if opts.with_fmv:
-            self._fmv(contracts, quotes, pit, opts, result)
+            self._fmv(contracts, live, solved, quotes, pit, opts, spot_now, result)
         return result
 
     def _solve(
-        self, contracts: list[dict[str, Any]], quotes: dict[str, dict], pit: PointInTime, opts: SnapshotOptions
-    ) -> dict[str, np.ndarray]:
-        n = len(contracts)
-        times = np.array([quotes[c["ticker"]]["sip_timestamp"] for c in contracts], dtype=np.int64)
-        mids = np.array(
-            [(quotes[c["ticker"]]["bid_price"] + quotes[c["ticker"]]["ask_price"]) / 2.0 for c in contracts]
+        self, rows: list[dict[str, Any]], quotes: dict[str, dict], pit: PointInTime, opts: SnapshotOptions
+    ) -> Solved:
+        """IV and greeks of each row at the instant of its last quote."""
+        qs = [quotes[c["ticker"]] for c in rows]
+        times = np.array([q["sip_timestamp"] for q in qs], dtype=np.int64)
+        mids = np.array([(q["bid_price"] + q["ask_price"]) / 2.0 for q in qs])
+        strikes = np.array([float(c["strike_price"]) for c in rows])
+        is_call = np.array([c["contract_type"] == "call" for c in rows])
+        factor = np.array([_deliverable_factor(c) for c in rows])
+        expiry = np.array([self.expiration_ns(c["expiration_date"]) for c in rows], dtype=np.int64)
+        underlyings = np.array([c["underlying_ticker"] for c in rows])
+        spot = np.full(len(rows), np.nan)
+        q_yield = np.zeros(len(rows))
+        for und in set(underlyings.tolist()):
+            sel = underlyings == und
+            spot[sel] = self.underlying_mids(und, times[sel])
+            q_yield[sel] = self.reference.dividend_yield(und, pit.day)
+        t_years = (expiry - times) / YEAR_NS
+        rate = self.reference.risk_free_rates(pit.day, np.maximum(t_years, 0) * 365.0, opts.default_rate)
+        res = iv_and_greeks(mids, spot * factor, strikes, t_years, rate, q_yield, is_call)
+        ok = np.asarray(res.ok) & np.isfinite(spot)
+        return Solved(
+            ok, res.iv, res.delta, res.gamma, res.theta, res.vega, spot * factor, t_years, rate, q_yield, strikes
         )
-        strikes = np.array([float(c["strike_price"]) for c in contracts])
-        is_call = np.array([c["contract_type"] == "call" for c in contracts])
-        factor = np.array([_deliverable_factor(c) for c in contracts])
-        expiry = np.array([self.expiration_ns(c["expiration_date"]) for c in contracts], dtype=np.int64)
-        spot = np.full(n, np.nan)
-        for und in {c["underlying_ticker"] for c in contracts}:
-            sel = np.array([c["underlying_ticker"] == und for c in contracts])
-            s, _ = self.underlying_mids(und, times[sel], pit.before_ns)
-            spot[sel] = s
-        T = (expiry - times) / YEAR_NS
-        day = et_date(pit.at_ns)
-        r = self.reference.risk_free_rates(day, np.maximum(T, 0) * 365.0, opts.default_rate)
-        q = np.array([self.reference.dividend_yield(c["underlying_ticker"], day) for c in contracts])
-        res = iv_and_greeks(mids, spot * factor, strikes, T, r, q, is_call)
-        return {
-            "ok": np.asarray(res.ok) & np.isfinite(spot),
-            "iv": res.iv,
-            "delta": res.delta,
-            "gamma": res.gamma,
-            "theta": res.theta,
-            "vega": res.vega,
-            "spot": spot * factor,
-            "T": T,
-            "r": r,
-            "q": q,
-            "times": times,
-            "strikes": strikes,
-            "is_call": is_call,
-            "mids": mids,
-        }
 
     def _fmv(
         self,
         contracts: list[dict[str, Any]],
+        live: list[dict[str, Any]],
+        solved: Solved,
         quotes: dict[str, dict],
         pit: PointInTime,
         opts: SnapshotOptions,
-        result: list[dict[str, Any] | None],
+        spot_now: dict[str, tuple[float, int | None]],
+        result: list[dict[str, Any]],
     ) -> None:
-        """Fit one smile per (underlying, expiration) over every listed contract of that expiry."""
+        """Fit total variance per (underlying, expiry) as a weighted quadratic in log-moneyness."""
         groups: dict[tuple[str, dt.date], list[int]] = {}
+        for j, c in enumerate(live):
+            if int(c["shares_per_contract"]) == 100:
+                groups.setdefault((c["underlying_ticker"], c["expiration_date"]), []).append(j)
+        fits: dict[tuple[str, dt.date], np.ndarray | None] = {}
+        for key, members in groups.items():
+            idx = np.array(members, dtype=np.int64)
+            fits[key] = _smile_fit(solved, idx, quotes, [live[j]["ticker"] for j in idx]) if len(idx) >= 3 else None
+        terms: dict[tuple[str, dt.date], tuple[float, float, float]] = {}
+        for key in fits:
+            t_now = (self.expiration_ns(key[1]) - pit.at_ns) / YEAR_NS
+            rate = float(
+                self.reference.risk_free_rates(pit.day, np.array([max(t_now, 0) * 365.0]), opts.default_rate)[0]
+            )
+            terms[key] = (t_now, rate, self.reference.dividend_yield(key[0], pit.day))
         for i, c in enumerate(contracts):
-            groups.setdefault((c["underlying_ticker"], c["expiration_date"]), []).append(i)
-        from .reference import ContractQuery
+            key = (c["underlying_ticker"], c["expiration_date"])
+            fit = fits.get(key)
+            s_now, _ = spot_now[c["underlying_ticker"]]
+            if fit is None or not np.isfinite(s_now):
+                continue
+            t_now, rate, q_yield = terms[key]
+            if t_now <= 0:
+                continue
+            s_eff = s_now * _deliverable_factor(c)
+            k = np.log(float(c["strike_price"]) / (s_eff * np.exp((rate - q_yield) * t_now)))
+            var = float(np.polyval(fit, k))
+            if not np.isfinite(var) or var <= 0:
+                continue
+            price = float(
+                bsm_price(
+                    s_eff, float(c["strike_price"]), t_now, rate, q_yield, np.sqrt(var), c["contract_type"] == "call"
+                )
+            )
+            if np.isfinite(price):
+                result[i]["fmv"] = _num(round(price, 4))
+                result[i]["fmv_last_updated"] = int(
+                    max(quotes[live[j]["ticker"]]["sip_timestamp"] for j in groups[key])
+                )
 
-        for (und, exp), members in groups.items():
-            peers = self.reference.contracts_on(
-                pit.day, ContractQuery(underlying=und, expiration_lo=exp, expiration_hi=exp, expired=None)
-            ).to_pylist()
-            peers = [p for p in peers if int(p["shares_per_contract"]) == 100] or peers
-            peer_quotes = _by_ticker(
-                self.store.last_ticks("option_quotes", [p["ticker"] for p in peers], pit.before_ns)
-            )
-            usable = [p for p in peers if p["ticker"] in peer_quotes and peer_quotes[p["ticker"]]["ask_price"] > 0]
-            if len(usable) < 3:
-                continue
-            s = self._solve(usable, peer_quotes, pit, opts)
-            ok = s["ok"] & (s["T"] > 0)
-            if ok.sum() < 3:
-                continue
-            T_now = (self.expiration_ns(exp) - pit.at_ns) / YEAR_NS
-            if T_now <= 0:
-                continue
-            fwd = s["spot"] * np.exp((s["r"] - s["q"]) * s["T"])
-            k = np.log(s["strikes"] / fwd)
-            w = s["iv"] ** 2 * s["T"]
-            spread = np.array(
-                [peer_quotes[p["ticker"]]["ask_price"] - peer_quotes[p["ticker"]]["bid_price"] for p in usable]
-            )
-            weight = np.where(ok, s["vega"] / np.maximum(spread, 0.01), 0.0)
-            if not np.isfinite(weight).all() or weight.sum() <= 0:
-                continue
-            coeffs = np.polyfit(k[ok], w[ok] / s["T"][ok], deg=2 if ok.sum() >= 5 else 1, w=np.sqrt(weight[ok]))
-            spot_now, _ = self.underlying_now(und, pit.before_ns)
-            if spot_now is None:
-                continue
-            updated = int(max(peer_quotes[p["ticker"]]["sip_timestamp"] for p in usable))
-            for i in members:
-                c = contracts[i]
-                f = _deliverable_factor(c)
-                S = spot_now * f
-                rate = float(self.reference.risk_free_rates(pit.day, np.array([T_now * 365.0]), opts.default_rate)[0])
-                qy = self.reference.dividend_yield(und, pit.day)
-                kk = np.log(float(c["strike_price"]) / (S * np.exp((rate - qy) * T_now)))
-                var = float(np.polyval(coeffs, kk))
-                if not np.isfinite(var) or var <= 0:
-                    continue
-                price = bsm_price(
-                    np.array([S]),
-                    np.array([float(c["strike_price"])]),
-                    np.array([T_now]),
-                    np.array([rate]),
-                    np.array([qy]),
-                    np.array([np.sqrt(var)]),
-                    np.array([c["contract_type"] == "call"]),
-                )[0]
-                if not np.isfinite(price):
-                    continue
-                entry = result[i] or {}
-                entry["fmv"] = _num(round(float(price), 4))
-                entry["fmv_last_updated"] = updated
-                result[i] = entry
+
+@dataclass
+class Solved:
+    ok: np.ndarray
+    iv: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    theta: np.ndarray
+    vega: np.ndarray
+    spot: np.ndarray
+    t_years: np.ndarray
+    rate: np.ndarray
+    q_yield: np.ndarray
+    strikes: np.ndarray
+
+
+def _quotable(q: dict | None) -> bool:
+    return q is not None and q["ask_price"] > 0 and q["bid_price"] >= 0
+
+
+def _smile_fit(solved: Solved, members: np.ndarray, quotes: dict[str, dict], tickers: list[str]) -> np.ndarray | None:
+    """Polynomial coefficients of implied variance against log-moneyness, weighted by vega over spread."""
+    ok = solved.ok[members] & (solved.t_years[members] > 0)
+    if ok.sum() < 3:
+        return None
+    m = members[ok]
+    fwd = solved.spot[m] * np.exp((solved.rate[m] - solved.q_yield[m]) * solved.t_years[m])
+    k = np.log(solved.strikes[m] / fwd)
+    spread = np.array(
+        [quotes[t]["ask_price"] - quotes[t]["bid_price"] for t, good in zip(tickers, ok, strict=True) if good]
+    )
+    weight = solved.vega[m] / np.maximum(spread, 0.01)
+    if not np.isfinite(weight).all() or weight.sum() <= 0:
+        return None
+    return np.polyfit(k, solved.iv[m] ** 2, deg=2 if len(m) >= 5 else 1, w=np.sqrt(weight))
+
+
+def _quote_object(q: dict[str, Any], timeframe: str) -> dict[str, Any]:
+    return {
+        "ask": _num(q["ask_price"]),
+        "ask_size": int(q["ask_size"]),
+        "ask_exchange": None if q["ask_exchange"] is None else int(q["ask_exchange"]),
+        "bid": _num(q["bid_price"]),
+        "bid_size": int(q["bid_size"]),
+        "bid_exchange": None if q["bid_exchange"] is None else int(q["bid_exchange"]),
+        "last_updated": int(q["sip_timestamp"]),
+        "midpoint": _num(round((q["bid_price"] + q["ask_price"]) / 2.0, 6)),
+        "timeframe": timeframe,
+    }
 
 
 def _deliverable_factor(contract: dict[str, Any]) -> float:

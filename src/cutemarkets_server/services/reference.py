@@ -170,9 +170,14 @@ class ReferenceData:
         return rows.sort_by([("valid_from", "descending")]).slice(0, 1).to_pylist()[0]
 
     def dividend_yield(self, symbol: str, day: dt.date) -> float:
-        rec = self.ticker(symbol, day) or self.ticker(symbol, None)
-        value = rec.get("dividend_yield") if rec else None
-        return float(value) if value is not None else 0.0
+        key = ("dividend_yield", symbol, day, *self._generation("stock_tickers"))
+
+        def load() -> float:
+            rec = self.ticker(symbol, day) or self.ticker(symbol, None)
+            value = rec.get("dividend_yield") if rec else None
+            return float(value) if value is not None else 0.0
+
+        return self.cache.get_or_compute(key, load)
 
     # -- corporate actions and rates --------------------------------------------------------------
     def splits(self, symbol: str) -> list[tuple[dt.date, float, float]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..market.timestamps import et_date
+from ..market.timestamps import et_date, et_midnight_ns
 from .engine import DuckEngine, file_list
 from .lake import Lake, ManifestSnapshot
 from .schemas import dataset
@@ -141,6 +141,33 @@ class MarketStore:
         if not found:
             return dataset(name).schema.empty_table()
         return pa.concat_tables([f.select(dataset(name).columns).cast(dataset(name).schema) for f in found])
+
+    def mids_at(self, ticker: str, times: Sequence[int]) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """For each instant, the stock's last NBBO quote at or before it: (bid, ask, quote time).
+
+        One ASOF join over the partitions the instants span; instants with no quote that day get nulls.
+        """
+        if not times:
+            empty = pa.array([], pa.float64())
+            return empty, empty, pa.array([], pa.int64())
+        lo, hi = min(times), max(times)
+        files = self._files("stock_quotes", et_midnight_ns(et_date(lo)), hi + 1)
+        if not files:
+            nulls = pa.nulls(len(times), pa.float64())
+            return nulls, nulls, pa.nulls(len(times), pa.int64())
+        sql = (
+            "WITH t AS (SELECT unnest(?::BIGINT[]) AS ts, unnest(range(?)) AS i), "
+            f"q AS (SELECT sip_timestamp, bid_price, ask_price FROM read_parquet({file_list(files)}) "
+            "WHERE ticker = ? AND sip_timestamp <= ?) "
+            "SELECT t.i, q.bid_price, q.ask_price, q.sip_timestamp FROM t ASOF LEFT JOIN q ON t.ts >= q.sip_timestamp "
+            "ORDER BY t.i"
+        )
+        out = self.engine.arrow(sql, [list(times), len(times), ticker, hi])
+        return (
+            out["bid_price"].combine_chunks(),
+            out["ask_price"].combine_chunks(),
+            out["sip_timestamp"].combine_chunks(),
+        )
 
     def ticks_between(self, name: str, tickers: Sequence[str], lo: int, hi: int) -> pa.Table:
         """Every row of ``tickers`` in [lo, hi), sorted by ticker then time."""

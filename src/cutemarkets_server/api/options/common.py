@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from ...market.occ import InvalidOptionSymbolError, normalize_option_ticker
 from ...services.container import Services
 from ...services.pointintime import PointInTime, at_date, at_instant, now_view
 from ..auth import Caller
 from ..errors import bad_request, not_found
-from ..params import parse_instant
+from ..params import Instant, parse_date, parse_instant
+
+MIDNIGHT_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T00:00(:00(\.0+)?)?Z$")
 
 AS_OF_DOC = (
     "Point in time: YYYY-MM-DD (just before that day's 09:30 ET open), an RFC 3339 timestamp or an epoch integer. "
@@ -33,6 +37,9 @@ def point_in_time(caller: Caller, as_of: str | None) -> PointInTime:
     if as_of is None or as_of == "":
         return now_view(caller.horizon_ns)
     inst = parse_instant("as_of", as_of)
+    if inst.day is None and MIDNIGHT_UTC.match(as_of.strip()):
+        # A JavaScript Date built from "YYYY-MM-DD" arrives as that day's midnight UTC: treat it as the date.
+        inst = Instant(0, parse_date("as_of", as_of))
     pit = at_date(inst.day, caller.horizon_ns) if inst.day is not None else at_instant(inst.ns, caller.horizon_ns)
     caller.check_lookback(pit.day)
     return pit

@@ -6,14 +6,14 @@ virtualenv), so neither engine inverts its own pricing function.
 
 ``py_vollib_vectorized`` 0.1.1 only works with ``py_vollib==1.0.1`` and ``py_lets_be_rational==1.0.1``
 (BACKTESTING.md §11.3) while the project's tests need the current ``py_vollib``; the competitor therefore
-runs in its own virtualenv (created on first use under ``bench/out/``, which git ignores) as a
+runs in its own virtualenv (created on first use under the benchmark data directory) as a
 subprocess of this script, on the same inputs handed over as an ``.npz`` file, with the same ``numba``
 and ``numpy`` versions as the project. It is single-threaded by design; ours uses all cores.
 
 Usage::
 
-    .venv/bin/python bench/bench_greeks.py              # 1,000,000 options, 5 timed runs per engine
-    .venv/bin/python bench/bench_greeks.py -n 200000 --repeats 7
+    cutemarkets bench --suite greeks                    # what `make bench` runs
+    .venv/bin/python -m cutemarkets_server.benchmarks.greeks -n 200000 --repeats 7
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_VENV = REPO / "bench" / "out" / "venv-py-vollib-vectorized"
+DEFAULT_VENV = Path("data-bench") / "venv-py-vollib-vectorized"
 COMPETITOR_PINS = ("py_vollib==1.0.1", "py_lets_be_rational==1.0.1", "py_vollib_vectorized==0.1.1")
 IV_TOL = 1e-6
 COND_MARGIN = 64.0
@@ -259,7 +258,7 @@ def _competitor_worker(src: str, dst: str, repeats: int) -> None:
     np.savez(dst, iv=iv, iv_exact=iv_exact, meta=np.array(json.dumps(meta)))
 
 
-def run(
+def measure(
     n: int = 1_000_000,
     repeats: int = 5,
     scenario: str = "wide",
@@ -342,6 +341,16 @@ def _print_table(res: dict[str, Any]) -> None:
         print("competitor versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
 
 
+def run(data_dir: Path, console: Any) -> dict[str, Any]:
+    """The ``greeks`` suite of ``cutemarkets bench``: both scenarios, 1,000,000 options, median of 5 runs."""
+    out: dict[str, Any] = {}
+    for scenario in ("wide", "liquid"):
+        res = measure(1_000_000, 5, scenario, data_dir / "venv-py-vollib-vectorized")
+        _print_table(res)
+        out[scenario] = res
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="options per run")
@@ -360,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     for i, scenario in enumerate(args.scenario or ["wide", "liquid"]):
         if i:
             print()
-        res = run(args.n, args.repeats, scenario, args.venv, not args.no_competitor, args.exact_rows)
+        res = measure(args.n, args.repeats, scenario, args.venv, not args.no_competitor, args.exact_rows)
         _print_table(res)
         results.append(res)
     if args.json:
