@@ -1,0 +1,83 @@
+"""Open interest: reported each morning (06:30 ET) for the previous session's close.
+
+The first tick session starts from a model level (larger near the money, in front months and for
+contracts listed long ago); afterwards each contract's open interest moves with the volume it traded
+(part of the volume opens positions, part closes them). Newly listed contracts start at zero, and an
+adjusted contract carries the open interest of the contract it replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from ..market.timestamps import et_ns
+from .chain import Contract
+from .seeds import Stream, rng_for
+from .skeleton import Skeleton
+from .universe import TickerSpec
+
+BASE_OPEN_INTEREST = 9_000.0
+
+
+def initial_open_interest(
+    seed: int, spec: TickerSpec, skeleton: Skeleton, day: dt.date, contracts: list[Contract]
+) -> dict[str, int]:
+    """Open interest at the close before ``day`` for the contracts listed on ``day``."""
+    if not contracts:
+        return {}
+    rng = rng_for(seed, spec.index, day, Stream.OPEN_INTEREST)
+    spot = skeleton.reference_spot(day)
+    vol = float(np.sqrt(spec.vol.long_run_var))
+    strike = np.array([c.strike for c in contracts])
+    mult = np.array([c.shares / 100.0 for c in contracts])
+    days = np.array([(c.expiration - day).days + 1 for c in contracts], dtype=np.float64)
+    age = np.array([(day - c.list_date).days for c in contracts], dtype=np.float64)
+    z = np.log(strike / (spot * mult)) / (vol * np.sqrt(days / 365.0))
+    level = BASE_OPEN_INTEREST * spec.micro.open_interest_scale
+    oi = (
+        level
+        * (0.03 + np.exp(-0.5 * (z / 1.6) ** 2))
+        / np.sqrt(1.0 + days / 45.0)
+        * np.minimum(1.0, age / 30.0)
+        * rng.lognormal(0.0, 0.6, len(contracts))
+    )
+    return {c.ticker: int(v) for c, v in zip(contracts, np.round(oi), strict=True)}
+
+
+def roll_open_interest(
+    seed: int, spec: TickerSpec, day: dt.date, start: dict[str, int], volumes: dict[str, float]
+) -> dict[str, int]:
+    """Open interest at the close of ``day`` from the morning's figures and the day's volume."""
+    tickers = sorted(start)
+    rng = rng_for(seed, spec.index, day, Stream.OPEN_INTEREST)
+    share = 2.0 * rng.beta(2.4, 1.8, len(tickers)) - 1.0
+    return {t: max(0, start[t] + round(volumes.get(t, 0.0) * s)) for t, s in zip(tickers, share.tolist(), strict=True)}
+
+
+def carried_open_interest(contracts: list[Contract], closing: dict[str, int]) -> dict[str, int]:
+    """Morning figures for today's listed contracts from yesterday's closing open interest."""
+    out: dict[str, int] = {}
+    for c in contracts:
+        if c.ticker in closing:
+            out[c.ticker] = closing[c.ticker]
+        elif c.adjusted_from is not None and c.adjusted_from in closing:
+            out[c.ticker] = closing[c.adjusted_from]
+        else:
+            out[c.ticker] = 0
+    return out
+
+
+def open_interest_table(report_day: dt.date, trading_date: dt.date, figures: dict[str, int]) -> pa.Table:
+    tickers = sorted(figures)
+    n = len(tickers)
+    return pa.table(
+        {
+            "ticker": pa.array(tickers, pa.string()),
+            "open_interest": pa.array([figures[t] for t in tickers], pa.int64()),
+            "trading_date": pa.array([trading_date] * n, pa.date32()),
+            "reported_timestamp": pa.array([et_ns(report_day, 6, 30)] * n, pa.int64()),
+        }
+    )

@@ -1,0 +1,131 @@
+"""Build profiles: which tickers, how many sessions, how dense the ticks and the option chains are.
+
+* ``default`` - seven underlyings, 30 tick sessions and a year of daily bars (about a minute to build).
+* ``test`` - a few tickers, 8 tick sessions, 80 daily sessions and a few hundred contracts (seconds).
+* ``tiny`` - the smallest market that still holds every feature (for build-determinism checks).
+* ``bench`` - SPY with thousands of contracts and over 20 million option quotes, for benchmarks.
+
+Message rates are per full regular session for a ticker of unit activity (see ``universe.Microstructure``);
+shortened sessions scale them down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChainShape:
+    daily_sessions: int  # dailies listed this many sessions ahead (underlyings with daily expirations)
+    weekly_weeks: int  # Friday weeklies listed this many weeks ahead
+    monthly_months: int  # third-Friday monthlies listed this many months ahead
+    strike_sigmas: float  # strikes cover spot * exp(+-k * sigma * sqrt(T))
+    step_scale: float  # multiplies the strike increment
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    ticker: str
+    offset: int  # sessions after the first tick session
+    split_from: int = 2
+    split_to: int = 3
+
+    @property
+    def ratio(self) -> float:
+        return self.split_to / self.split_from
+
+
+@dataclass(frozen=True)
+class NameChange:
+    ticker: str
+    offset: int  # sessions after the first tick session
+    new_name: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    stocks: tuple[str, ...]
+    option_underlyings: tuple[str, ...]
+    tick_sessions: int
+    daily_sessions: int
+    split: SplitPlan
+    name_change: NameChange
+    stock_quotes_per_day: int
+    stock_trades_per_day: int
+    option_quotes_per_day: int
+    option_trades_per_day: int
+    chain: ChainShape
+    workers: int = 2
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="default",
+            stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
+            option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
+            tick_sessions=30,
+            daily_sessions=252,
+            split=SplitPlan("NVDA", offset=8),
+            name_change=NameChange("QQQ", offset=18, new_name="Invesco QQQ ETF"),
+            stock_quotes_per_day=22_000,
+            stock_trades_per_day=14_000,
+            option_quotes_per_day=120_000,
+            option_trades_per_day=6_000,
+            chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
+        ),
+        Profile(
+            name="test",
+            stocks=("SPY", "QQQ", "AAPL", "NVDA"),
+            option_underlyings=("SPY", "AAPL", "NVDA"),
+            tick_sessions=8,
+            daily_sessions=80,
+            split=SplitPlan("NVDA", offset=3),
+            name_change=NameChange("QQQ", offset=4, new_name="Invesco QQQ ETF"),
+            stock_quotes_per_day=6_000,
+            stock_trades_per_day=4_000,
+            option_quotes_per_day=25_000,
+            option_trades_per_day=1_500,
+            chain=ChainShape(daily_sessions=2, weekly_weeks=3, monthly_months=2, strike_sigmas=1.2, step_scale=3.0),
+            workers=1,
+        ),
+        Profile(
+            name="tiny",
+            stocks=("SPY", "NVDA"),
+            option_underlyings=("SPY", "NVDA"),
+            tick_sessions=3,
+            daily_sessions=10,
+            split=SplitPlan("NVDA", offset=1),
+            name_change=NameChange("SPY", offset=2, new_name="SPDR S&P 500 ETF"),
+            stock_quotes_per_day=1_500,
+            stock_trades_per_day=1_000,
+            option_quotes_per_day=4_000,
+            option_trades_per_day=300,
+            chain=ChainShape(daily_sessions=2, weekly_weeks=2, monthly_months=1, strike_sigmas=1.0, step_scale=1.0),
+            workers=1,
+        ),
+        Profile(
+            name="bench",
+            stocks=("SPY", "NVDA"),
+            option_underlyings=("SPY",),
+            tick_sessions=7,
+            daily_sessions=60,
+            split=SplitPlan("NVDA", offset=3),
+            name_change=NameChange("SPY", offset=5, new_name="SPDR S&P 500 ETF"),
+            stock_quotes_per_day=20_000,
+            stock_trades_per_day=12_000,
+            option_quotes_per_day=1_950_000,
+            option_trades_per_day=40_000,
+            chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=3.0, step_scale=1.0),
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown market profile {name!r}; known: {', '.join(PROFILES)}") from None

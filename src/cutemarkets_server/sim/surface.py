@@ -1,0 +1,146 @@
+"""The implied-volatility surface the built-in market quotes options from.
+
+A quote's mid is the Black-Scholes-Merton value (dividend yield of the underlying, the day's zero rate
+for the time to expiry) at the underlying's prevailing NBBO mid, with the volatility given by
+:func:`implied_vol`:
+
+* ATM level: ``premium * sqrt(expected average variance over T)`` under the Heston-like variance process,
+  starting from the day's variance state (a term structure that mean-reverts to the long-run level);
+* skew and smile in standardised moneyness ``z = ln(K / F) / (atm * sqrt(T))``, capped at ``+-z_cap``:
+  ``vol = atm * (1 + skew * z + smile * z**2)`` (puts richer than calls, some curvature).
+
+Time is measured in 365-day years from the quote's ``sip_timestamp`` to the regular close of the
+expiration day (:func:`expiry_ns`, :func:`year_fraction`). For an adjusted contract (e.g. ``NVDA1`` with a
+150-share deliverable) the spot is the value of the deliverable per 100 shares (1.5 times the stock price).
+
+Everything needed to recompute a quote's volatility is recorded in the lake meta ``market`` JSON;
+:func:`load_surface_states` turns it into one :class:`SurfaceState` per (underlying, tick session)::
+
+    states = load_surface_states(data_dir)
+    st = states[("SPY", day)]
+    st.iv(spot=mid, strike=660.0, t_years=year_fraction(ts, expiry_ns(expiration)))
+    st.rate(t_years), st.dividend_yield
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..market.calendar import xnys
+from ..market.timestamps import NS_PER_DAY
+from ..store.lake import Lake
+from .rates import RateCurve
+from .universe import TickerSpec
+
+YEAR_NS = 365 * NS_PER_DAY
+MIN_T_YEARS = 1e-7
+
+
+@dataclass(frozen=True)
+class SurfaceParams:
+    long_run_var: float
+    mean_reversion: float
+    premium: float
+    skew: float
+    smile: float
+    z_cap: float
+
+    @classmethod
+    def of(cls, spec: TickerSpec) -> SurfaceParams:
+        return cls(
+            spec.vol.long_run_var,
+            spec.vol.mean_reversion,
+            spec.surface.premium,
+            spec.surface.skew,
+            spec.surface.smile,
+            spec.surface.z_cap,
+        )
+
+
+def expiry_ns(expiration: dt.date) -> int:
+    """The instant an option stops trading: the regular close of its expiration session."""
+    return xnys().hours(expiration).close_ns
+
+
+def year_fraction(t_ns: np.ndarray | int, expiry: np.ndarray | int) -> np.ndarray:
+    """Time to expiry in 365-day years, floored at a few seconds."""
+    t = (np.asarray(expiry, dtype=np.int64) - np.asarray(t_ns, dtype=np.int64)) / YEAR_NS
+    return np.maximum(t, MIN_T_YEARS)
+
+
+def atm_vol(params: SurfaceParams, variance: float, t_years: np.ndarray) -> np.ndarray:
+    t = np.maximum(np.asarray(t_years, dtype=np.float64), MIN_T_YEARS)
+    kt = params.mean_reversion * t
+    weight = np.where(kt > 1e-8, -np.expm1(-kt) / np.maximum(kt, 1e-8), 1.0)
+    avg_var = params.long_run_var + (variance - params.long_run_var) * weight
+    return params.premium * np.sqrt(avg_var)
+
+
+def implied_vol(
+    params: SurfaceParams,
+    variance: float,
+    spot: np.ndarray | float,
+    strike: np.ndarray | float,
+    t_years: np.ndarray | float,
+    rate: np.ndarray | float,
+    dividend_yield: float,
+) -> np.ndarray:
+    """Volatility used for a contract of ``strike`` expiring in ``t_years`` when the underlying is at ``spot``."""
+    t = np.maximum(np.asarray(t_years, dtype=np.float64), MIN_T_YEARS)
+    atm = atm_vol(params, variance, t)
+    fwd = np.asarray(spot, dtype=np.float64) * np.exp((np.asarray(rate) - dividend_yield) * t)
+    z = np.clip(np.log(np.asarray(strike, dtype=np.float64) / fwd) / (atm * np.sqrt(t)), -params.z_cap, params.z_cap)
+    return atm * (1.0 + params.skew * z + params.smile * z * z)
+
+
+@dataclass(frozen=True)
+class SurfaceState:
+    """What the generator used for one underlying on one tick session."""
+
+    underlying: str
+    day: dt.date
+    variance: float
+    params: SurfaceParams
+    dividend_yield: float
+    curve: RateCurve
+
+    def rate(self, t_years: np.ndarray | float) -> np.ndarray:
+        return self.curve.rate(t_years)
+
+    def iv(self, spot: np.ndarray | float, strike: np.ndarray | float, t_years: np.ndarray | float) -> np.ndarray:
+        return implied_vol(self.params, self.variance, spot, strike, t_years, self.rate(t_years), self.dividend_yield)
+
+
+def surface_meta(specs: list[TickerSpec], variances: dict[str, dict[dt.date, float]]) -> dict[str, dict[str, object]]:
+    """The ``surface`` section of the market meta JSON."""
+    return {
+        s.ticker: {
+            "params": asdict(SurfaceParams.of(s)),
+            "dividend_yield": s.dividend_yield,
+            "variance": {d.isoformat(): v for d, v in sorted(variances[s.ticker].items())},
+        }
+        for s in specs
+    }
+
+
+def load_surface_states(data_dir: Path) -> dict[tuple[str, dt.date], SurfaceState]:
+    """Surface states of every (option underlying, tick session) of a built market."""
+    raw = Lake(Path(data_dir) / "lake").get_meta("market")
+    if raw is None:
+        raise LookupError(f"no built-in market recorded under {data_dir}")
+    meta = json.loads(raw)
+    curves = {dt.date.fromisoformat(d): RateCurve.from_json(c) for d, c in meta["rates"].items()}
+    out: dict[tuple[str, dt.date], SurfaceState] = {}
+    for underlying, section in meta["surface"].items():
+        params = SurfaceParams(**section["params"])
+        for day_text, variance in section["variance"].items():
+            day = dt.date.fromisoformat(day_text)
+            out[(underlying, day)] = SurfaceState(
+                underlying, day, float(variance), params, float(section["dividend_yield"]), curves[day]
+            )
+    return out
