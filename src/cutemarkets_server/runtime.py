@@ -21,7 +21,7 @@ class Runtime:
     engine: DuckEngine
     keys: KeyStore
     calendar: MarketCalendar
-    cache: TTLCache = field(default_factory=lambda: TTLCache(maxsize=4096, ttl_s=60.0))
+    cache: TTLCache = field(default_factory=lambda: TTLCache(maxsize=4096, ttl_s=3600.0))
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:

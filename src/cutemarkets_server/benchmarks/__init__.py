@@ -15,6 +15,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "build": ("build", "built-in market build time (default profile) with rows and bytes per dataset"),
     "options": ("options", "options routes on the bench market beside the raw DuckDB queries for the same rows"),
     "greeks": ("greeks", "IV + greeks throughput beside py_vollib_vectorized on the same inputs"),
+    "stocks": ("stocks", "grouped daily and snapshot-all over HTTP beside the raw DuckDB queries for the same rows"),
 }
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from ..app import create_app
 from ..clock import FixedClock
 from ..config import Settings
+from ..market.occ import parse_option_symbol
 from ..market.timestamps import et_ns
 from ..sim.build import build_market
 from ..store.keys import KeyStore
@@ -36,16 +37,6 @@ def bench_market(data_dir: Path, console: Console) -> Path:
         console.print("building the bench-profile market (first run only)…")
         build_market(root, seed=7, profile="bench")
     return root
-
-
-def _liquid_contract(base: str, headers: dict[str, str], client: httpx.Client, day: dt.date) -> str:
-    chain = client.get(
-        f"{base}/v1/options/chain/SPY/",
-        params={"limit": 250, "as_of": f"{day}T20:59:00Z", "sort": "expiration_date"},
-        headers=headers,
-    ).json()
-    rows = [r for r in chain["results"] if r.get("day", {}).get("volume")]
-    return max(rows, key=lambda r: r["day"]["volume"])["details"]["ticker"]
 
 
 def run(data_dir: Path, console: Console) -> dict[str, Any]:
@@ -68,7 +59,9 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     results: dict[str, Any] = {}
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-            contract = _liquid_contract(base, headers, client, last)
+            busiest = [t for t, _ in app.state.ctx.services.store.busiest_tickers("option_trades", "O:SPY", 200)]
+            contract = busiest[0]
+            live = next(t for t in busiest if parse_option_symbol(t).expiration > last)
             first_day = days[0]
             cases = {
                 "trades page (1,000 rows)": (f"/v1/options/trades/{contract}/", {"limit": 1000}),
@@ -77,13 +70,14 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
                     "/v1/options/chain/SPY/",
                     {"limit": 250, "as_of": f"{last}T18:00:00Z"},
                 ),
-                "minute bars (whole window)": (
+                "a month of minute bars": (
                     f"/v1/options/aggs/{contract}/1/minute/{first_day}/{last}/",
                     {"limit": 10000},
                 ),
-                "one snapshot": (f"/v1/options/snapshot/SPY/{contract}/", {"as_of": f"{last}T18:00:00Z"}),
+                "one snapshot": (f"/v1/options/snapshot/SPY/{live}/", {"as_of": f"{last}T18:00:00Z"}),
             }
             for name, (path, params) in cases.items():
+                client.get(path, params=params).raise_for_status()  # warm caches before recording the queries
                 engine.recorder = []
                 r = client.get(path, params=params)
                 assert r.status_code == 200, r.text

@@ -55,13 +55,16 @@ class OptionSnapshots:
         self.store = store
         self.reference = reference
         self.calendar = calendar
+        self._expiry_cache: dict[dt.date, int] = {}
 
     # -- helpers ----------------------------------------------------------------------------------
     def expiration_ns(self, day: dt.date) -> int:
         """Contracts stop trading at the session close of their expiration day."""
-        if self.calendar.is_session(day):
-            return self.calendar.hours(day).close_ns
-        return et_ns(day, 16)
+        found = self._expiry_cache.get(day)
+        if found is None:
+            found = self.calendar.hours(day).close_ns if self.calendar.is_session(day) else et_ns(day, 16)
+            self._expiry_cache[day] = found
+        return found
 
     def session_day(self, at_ns: int) -> dt.date | None:
         """The latest session that had opened by ``at_ns``."""
@@ -71,19 +74,36 @@ class OptionSnapshots:
         return day
 
     def underlying_mids(self, underlying: str, times: np.ndarray) -> np.ndarray:
-        """The underlying's NBBO mid at or before each instant (its last trade where no quote exists)."""
+        """The underlying's NBBO mid at or before each instant (its last trade where no quote exists).
+
+        A day's quote series is loaded once and kept in the cache for as long as its partition is current.
+        """
         out = np.full(len(times), np.nan)
-        if len(times) == 0:
-            return out
-        uniq, inverse = np.unique(times, return_inverse=True)
-        bid, ask, _ = self.store.mids_at(underlying, uniq.tolist())
-        b = bid.to_numpy(zero_copy_only=False)
-        a = ask.to_numpy(zero_copy_only=False)
-        with np.errstate(invalid="ignore"):
-            mid = np.where((b > 0) & (a > 0), (b + a) / 2.0, np.nan)
-        for j in np.flatnonzero(np.isnan(mid)):
-            mid[j], _ = self.underlying_now(underlying, int(uniq[j]) + 1)
-        return mid[inverse].astype(np.float64)
+        days = np.array([et_date(int(t)) for t in times], dtype=object)
+        for day in set(days.tolist()):
+            sel = days == day
+            ts, mid = self._mid_series(underlying, day)
+            if len(ts):
+                idx = np.searchsorted(ts, times[sel], side="right") - 1
+                vals = np.where(idx >= 0, mid[np.maximum(idx, 0)], np.nan)
+                out[sel] = vals
+        for j in np.flatnonzero(np.isnan(out)):
+            out[j], _ = self.underlying_now(underlying, int(times[j]) + 1)
+        return out
+
+    def _mid_series(self, underlying: str, day: dt.date) -> tuple[np.ndarray, np.ndarray]:
+        part = self.store.snapshot().partition("stock_quotes", day)
+        if part is None:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            table = self.store.quote_series(underlying, day)
+            bid = table["bid_price"].to_numpy()
+            ask = table["ask_price"].to_numpy()
+            mid = np.where((bid > 0) & (ask > 0), (bid + ask) / 2.0, np.nan)
+            return table["sip_timestamp"].to_numpy(), mid
+
+        return self.reference.cache.get_or_compute(("mid_series", underlying, day, part.sha256), build)
 
     def underlying_now(self, underlying: str, before_ns: int) -> tuple[float, int | None]:
         q = self.store.last_tick("stock_quotes", underlying, before_ns)

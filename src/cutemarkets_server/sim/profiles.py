@@ -3,7 +3,7 @@
 * ``default`` - seven underlyings, 30 tick sessions and a year of daily bars (about a minute to build).
 * ``test`` - a few tickers, 8 tick sessions, 80 daily sessions and a few hundred contracts (seconds).
 * ``tiny`` - the smallest market that still holds every feature (for build-determinism checks).
-* ``bench`` - SPY with thousands of contracts and over 20 million option quotes, for benchmarks.
+* ``bench`` - SPY with thousands of contracts and over 20 million option quotes over a month, for benchmarks.
 
 Message rates are per full regular session for a ticker of unit activity (see ``universe.Microstructure``);
 shortened sessions scale them down.
@@ -110,14 +110,14 @@ PROFILES: dict[str, Profile] = {
             name="bench",
             stocks=("SPY", "NVDA"),
             option_underlyings=("SPY",),
-            tick_sessions=7,
+            tick_sessions=21,
             daily_sessions=60,
             split=SplitPlan("NVDA", offset=3),
             name_change=NameChange("SPY", offset=5, new_name="SPDR S&P 500 ETF"),
             stock_quotes_per_day=20_000,
-            stock_trades_per_day=12_000,
-            option_quotes_per_day=1_950_000,
-            option_trades_per_day=40_000,
+            stock_trades_per_day=20_000,
+            option_quotes_per_day=1_050_000,
+            option_trades_per_day=150_000,
             chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=3.0, step_scale=1.0),
         ),
     )
