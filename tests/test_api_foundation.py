@@ -396,3 +396,20 @@ def test_openapi_document(http: httpx.Client) -> None:
     assert "/v1/options/chain/{underlying}/" in spec["paths"] and "/v1/status/" in spec["paths"]
     assert not any(p.endswith("prev") for p in spec["paths"]), "slash-less aliases stay out of the document"
     assert http.get("/docs").status_code == 200
+
+
+def test_access_log_never_contains_the_key(
+    http: httpx.Client, server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = server.key("expert")
+    with caplog.at_level("INFO", logger="cutemarkets.access"):
+        http.get("/v1/options/contracts/", params={"apiKey": key, "limit": 1})
+        http.get("/v1/options/contracts/", params={"api_key": key, "limit": 1})
+        http.get("/v1/options/contracts/", headers=auth(key))
+        deadline = time.time() + 5
+        while len([r for r in caplog.records if r.name == "cutemarkets.access"]) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+    lines = [r.getMessage() for r in caplog.records if r.name == "cutemarkets.access"]
+    assert len(lines) >= 3
+    assert all(key not in line for line in lines)
+    assert any("apiKey=%2A%2A%2A" in line or "apiKey=***" in line for line in lines)

@@ -154,12 +154,14 @@ def run(
     port: Port = DEFAULT_PORT,
     public_url: PublicUrl = None,
     seed: Seed = 7,
+    end: End = None,
+    profile: Profile = "default",
 ) -> None:
     """Build the built-in market if missing, make sure a demo key exists, print it, and serve."""
     settings = _settings(data_dir, host, port, public_url)
     if not _has_market(settings):
         console.print("[bold]Building the built-in market (first run only)…[/bold]")
-        _build(settings, seed, None, "default")
+        _build(settings, seed, _parse_end(end), profile)
     key = ensure_demo_key(settings)
     base = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     console.print()
