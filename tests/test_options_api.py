@@ -552,3 +552,20 @@ def test_delayed_quote_timeframe(http: httpx.Client, server: RunningServer) -> N
     assert delayed["sip_timestamp"] <= now - 15 * 60 * 10**9 < live["sip_timestamp"]
     assert all(q["sip_timestamp"] <= now - 15 * 60 * 10**9 for q in listed)
     assert get(http, server, f"/v1/options/quotes/{c}/last/", timeframe="sometimes").status_code == 400
+
+
+def test_timestamp_filters_accept_dates_integers_and_rfc3339_alike(http: httpx.Client, server: RunningServer) -> None:
+    c = traded_contract(http, server)
+    lo, hi = et_ns(SESSION, 10, 0), et_ns(SESSION, 15, 0)
+    forms = [
+        {"timestamp.gte": str(lo), "timestamp.lt": str(hi)},
+        {"timestamp.gte": "2025-12-02T15:00:00Z", "timestamp.lt": "2025-12-02T20:00:00Z"},
+        {"timestamp.gte": "2025-12-02T10:00:00-05:00", "timestamp.lt": "2025-12-02T15:00:00.000000000-05:00"},
+        {"timestamp.gte": str(lo // 1_000_000), "timestamp.lt": str(hi // 1_000_000)},  # ms, inferred
+    ]
+    answers = [ok(http, server, f"/v1/options/trades/{c}/", limit=10000, **f)["results"] for f in forms]
+    assert answers[0] and all(a == answers[0] for a in answers)
+    assert all(lo <= t["sip_timestamp"] < hi for t in answers[0])
+    whole_day = ok(http, server, f"/v1/options/trades/{c}/", timestamp="2025-12-02", limit=10000)["results"]
+    assert {t["sip_timestamp"] for t in answers[0]} <= {t["sip_timestamp"] for t in whole_day}
+    assert all(et_date(t["sip_timestamp"]) == SESSION for t in whole_day)
