@@ -16,6 +16,7 @@ from .api.middleware import EdgeMiddleware
 from .api.options import router as options_router
 from .api.reference import router as reference_router
 from .api.status import router as status_router
+from .api.stocks import router as stocks_router
 from .clock import Clock
 from .config import Settings
 from .runtime import Runtime
@@ -61,6 +62,7 @@ def create_app(
     handlers.install(app)
     app.include_router(status_router)
     app.include_router(options_router)
+    app.include_router(stocks_router)
     app.include_router(reference_router)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     return app

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import Request
 
@@ -48,6 +50,7 @@ def aggs_range(
     timespans: tuple[str, ...] = V1_TIMESPANS,
     default_limit: int = 5000,
     max_limit: int = 10000,
+    annotate: Callable[[list[dict[str, Any]], str, int], None] | None = None,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)
     state = pager.load(page)
@@ -80,6 +83,8 @@ def aggs_range(
         anchor=dt.date.fromisoformat(state["a"]),
     )
     rows = bar_rows(series.bars)
+    if annotate is not None:
+        annotate(rows, state["ts"], state["m"])
     if state["desc"]:
         rows.reverse()
     body = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -179,3 +180,164 @@ def contract_row(c: dict[str, Any]) -> dict[str, Any]:
             {"type": d["type"], "underlying": d["underlying"], "amount": num(d["amount"])} for d in extra
         ]
     return {k: v for k, v in row.items() if v is not None}
+
+
+# -- stocks ------------------------------------------------------------------------------------------
+
+
+def _ohlcv(bar: dict[str, Any]) -> dict[str, Any]:
+    """Compact bar keys with their long-form aliases (``o``/``open`` … ``vw``/``vwap``); a price not set
+    yet (volume from extended-hours trades only) is 0, as on Polygon."""
+    o, h, lo, c = (num(round(bar[k] or 0.0, 6)) for k in ("open", "high", "low", "close"))
+    v = num(round(bar["volume"], 4))
+    vw = num(round(bar["vwap"], 4)) if bar.get("vwap") is not None else None
+    out = {"o": o, "h": h, "l": lo, "c": c, "v": v, "vw": vw}
+    out.update({"open": o, "high": h, "low": lo, "close": c, "volume": v, "vwap": vw})
+    return {k: x for k, x in out.items() if x is not None}
+
+
+EMPTY_DAY = {"open": 0.0, "high": 0.0, "low": 0.0, "close": 0.0, "volume": 0.0, "vwap": 0.0}
+
+
+def stock_snapshot_row(s: Any, timeframe: str, stamp_ms: Callable[[Any], int]) -> dict[str, Any]:
+    """A StockSnapshot (Polygon shape plus long-form aliases). ``s`` is a ``services.stocks.StockSnapshot``;
+    ``stamp_ms`` gives a session's 16:00 ET stamp for ``prevDay.t``."""
+    row: dict[str, Any] = {"ticker": s.ticker}
+    if s.todays_change is not None:
+        row["todaysChange"] = num(round(s.todays_change, 6))
+        row["todaysChangePerc"] = num(round(s.todays_change_perc, 6))
+    day = _ohlcv(s.day or EMPTY_DAY)
+    if s.day and s.day.get("last_updated") is not None:
+        day["last_updated"] = int(s.day["last_updated"])
+    row["day"] = day
+    if s.prev_day is not None:
+        row["prevDay"] = {**_ohlcv(s.prev_day), "t": stamp_ms(s.prev_day["day"])}
+    if s.minute is not None:
+        m = s.minute
+        row["min"] = {
+            **_ohlcv(m),
+            "av": round(float(m["accumulated_volume"])),
+            "n": int(m["transactions"]),
+            "t": int(m["window_start"]) // 1_000_000,
+            **({"session": m["session"]} if m.get("session") else {}),
+        }
+    tr = s.last_trade
+    if tr is not None:
+        conds = [int(c) for c in (tr.get("conditions") or [])]
+        trade = {
+            "c": conds,
+            "i": tr.get("id") or "",
+            "p": num(tr["price"]),
+            "s": int(tr["size"]),
+            "t": int(tr["sip_timestamp"]),
+            "x": _opt_int(tr.get("exchange")),
+            "conditions": conds,
+            "exchange": _opt_int(tr.get("exchange")),
+            "id": tr.get("id") or "",
+            "price": num(tr["price"]),
+            "size": int(tr["size"]),
+            "sip_timestamp": int(tr["sip_timestamp"]),
+            "timeframe": timeframe,
+        }
+        row["lastTrade"] = {k: v for k, v in trade.items() if v is not None}
+    q = s.last_quote
+    if q is not None:
+        row["lastQuote"] = {
+            "P": num(q["ask_price"]),
+            "S": int(q["ask_size"]),
+            "p": num(q["bid_price"]),
+            "s": int(q["bid_size"]),
+            "t": int(q["sip_timestamp"]),
+            "ask_price": num(q["ask_price"]),
+            "ask_size": int(q["ask_size"]),
+            "bid_price": num(q["bid_price"]),
+            "bid_size": int(q["bid_size"]),
+            "sip_timestamp": int(q["sip_timestamp"]),
+            "timeframe": timeframe,
+        }
+    if s.updated is not None:
+        row["updated"] = int(s.updated)
+    if s.otc:
+        row["otc"] = True
+    return row
+
+
+def stock_last_quote_compact(ticker: str, q: dict[str, Any]) -> dict[str, Any]:
+    """The compact StockLastQuote: ``x`` is the bid exchange and ``y`` (and ``X``) the ask exchange."""
+    row = {
+        "T": ticker,
+        "P": num(q["ask_price"]),
+        "S": int(q["ask_size"]),
+        "p": num(q["bid_price"]),
+        "s": int(q["bid_size"]),
+        "t": int(q["sip_timestamp"]),
+        "q": _opt_int(q.get("sequence_number")),
+        "z": _opt_int(q.get("tape")),
+        "x": _opt_int(q.get("bid_exchange")),
+        "y": _opt_int(q.get("ask_exchange")),
+        "X": _opt_int(q.get("ask_exchange")),
+    }
+    return {k: v for k, v in row.items() if v is not None}
+
+
+STOCK_TICKER_FIELDS = (
+    "ticker",
+    "name",
+    "market",
+    "locale",
+    "primary_exchange",
+    "type",
+    "active",
+    "currency_name",
+    "cik",
+    "composite_figi",
+    "share_class_figi",
+    "last_updated_utc",
+)
+STOCK_TICKER_DETAIL_FIELDS = (
+    "market_cap",
+    "share_class_shares_outstanding",
+    "weighted_shares_outstanding",
+    "list_date",
+    "description",
+    "homepage_url",
+    "sic_code",
+    "round_lot",
+)
+
+
+def stock_ticker_row(rec: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    """A StockTicker (list row, or with ``detail`` the Polygon detail fields as well); nulls are omitted."""
+    row: dict[str, Any] = {}
+    for k in STOCK_TICKER_FIELDS + (STOCK_TICKER_DETAIL_FIELDS if detail else ()):
+        v = rec.get(k)
+        if v is None:
+            continue
+        if k == "active":
+            row[k] = bool(v)
+        elif k == "list_date":
+            row[k] = v.isoformat()
+        elif k in ("market_cap", "share_class_shares_outstanding", "weighted_shares_outstanding", "round_lot"):
+            row[k] = num(round(float(v), 2))
+        else:
+            row[k] = v
+    return row
+
+
+def grouped_daily_row(r: dict[str, Any], stamp_ms: int) -> dict[str, Any]:
+    """One grouped-daily row ``{T, o, h, l, c, v, vw, t, n}`` (``otc`` only when true)."""
+    row = {
+        "T": r["ticker"],
+        "c": num(round(r["close"], 6)),
+        "h": num(round(r["high"], 6)),
+        "l": num(round(r["low"], 6)),
+        "n": int(r["transactions"]),
+        "o": num(round(r["open"], 6)),
+        "t": stamp_ms,
+        "v": num(round(r["volume"], 4)),
+    }
+    if r.get("vwap") is not None:
+        row["vw"] = num(round(r["vwap"], 4))
+    if r.get("otc"):
+        row["otc"] = True
+    return row

@@ -8,8 +8,8 @@ session ends at 13:00 and after-hours at 17:00. Options trade in the regular ses
 from __future__ import annotations
 
 import bisect
-import warnings
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 

@@ -131,8 +131,9 @@ class BarService:
                 stored = _concat([stored, rebuilt])
         return stored
 
-    def _adjust(self, ticker: str, bars: Bars) -> Bars:
-        splits = [Split(d, f, t) for d, f, t in self.reference.splits(ticker)]
+    def _adjust(self, ticker: str, bars: Bars, horizon_ns: int) -> Bars:
+        """Split-adjust bars with every split executed by the horizon's day."""
+        splits = [Split(d, f, t) for d, f, t in self.reference.splits(ticker, et_date(horizon_ns))]
         if not splits or len(bars) == 0:
             return bars
         factors = price_factors_at(splits, bars.window_start)
@@ -198,7 +199,7 @@ class BarService:
         native = timespan in ("minute", "day") and multiplier == 1
         bars = base if native else rollup(base, buckets(base))
         if adjusted:
-            bars = self._adjust(ticker, bars)
+            bars = self._adjust(ticker, bars, horizon_ns)
         return BarSeries(bars, count, resume)
 
     # -- previous session and open/close ------------------------------------------------------------
@@ -210,7 +211,7 @@ class BarService:
         if len(bars) == 0:
             return bars, None
         if adjusted:
-            bars = self._adjust(ticker, bars)
+            bars = self._adjust(ticker, bars, horizon_ns)
         return bars, et_date(int(bars.window_start[0]))
 
     def open_close(self, ticker: str, day: dt.date, *, adjusted: bool, horizon_ns: int) -> dict | None:
@@ -248,7 +249,7 @@ class BarService:
             return None
         factor = 1.0
         if adjusted:
-            splits = [Split(d, f, t) for d, f, t in self.reference.splits(ticker)]
+            splits = [Split(d, f, t) for d, f, t in self.reference.splits(ticker, et_date(horizon_ns))]
             factor = float(price_factors_at(splits, np.array([hours.open_ns]))[0]) if splits else 1.0
         out = {
             "open": float(bars.open[0]) * factor,

@@ -10,6 +10,7 @@ from .bars import BarService
 from .indicators import IndicatorService
 from .option_snapshots import OptionSnapshots
 from .reference import ReferenceData
+from .stocks import StockMarket
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Services:
     snapshots: OptionSnapshots
     bars: BarService
     indicators: IndicatorService
+    stocks: StockMarket
 
     @classmethod
     def build(cls, rt: Runtime) -> Services:
@@ -31,4 +33,5 @@ class Services:
             snapshots=OptionSnapshots(store, reference, rt.calendar),
             bars=bars,
             indicators=IndicatorService(bars, rt.calendar),
+            stocks=StockMarket(store, reference, rt.calendar, rt.cache),
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..market.timestamps import et_date, et_midnight_ns
+from ..market.timestamps import et_date
 from .engine import DuckEngine, file_list
 from .lake import Lake, ManifestSnapshot
 from .schemas import dataset
@@ -142,32 +142,27 @@ class MarketStore:
             return dataset(name).schema.empty_table()
         return pa.concat_tables([f.select(dataset(name).columns).cast(dataset(name).schema) for f in found])
 
-    def mids_at(self, ticker: str, times: Sequence[int]) -> tuple[pa.Array, pa.Array, pa.Array]:
-        """For each instant, the stock's last NBBO quote at or before it: (bid, ask, quote time).
-
-        One ASOF join over the partitions the instants span; instants with no quote that day get nulls.
-        """
-        if not times:
-            empty = pa.array([], pa.float64())
-            return empty, empty, pa.array([], pa.int64())
-        lo, hi = min(times), max(times)
-        files = self._files("stock_quotes", et_midnight_ns(et_date(lo)), hi + 1)
+    def busiest_tickers(self, name: str, prefix: str = "", limit: int = 10) -> list[tuple[str, int]]:
+        """Tickers with the most rows in a dataset over every partition (benchmarks pick their subjects)."""
+        files = self.snapshot().files_between(name, None, None)
         if not files:
-            nulls = pa.nulls(len(times), pa.float64())
-            return nulls, nulls, pa.nulls(len(times), pa.int64())
+            return []
         sql = (
-            "WITH t AS (SELECT unnest(?::BIGINT[]) AS ts, unnest(range(?)) AS i), "
-            f"q AS (SELECT sip_timestamp, bid_price, ask_price FROM read_parquet({file_list(files)}) "
-            "WHERE ticker = ? AND sip_timestamp <= ?) "
-            "SELECT t.i, q.bid_price, q.ask_price, q.sip_timestamp FROM t ASOF LEFT JOIN q ON t.ts >= q.sip_timestamp "
-            "ORDER BY t.i"
+            f"SELECT ticker, count(*) AS n FROM read_parquet({file_list(files)}) WHERE starts_with(ticker, ?) "
+            "GROUP BY ticker ORDER BY n DESC, ticker LIMIT ?"
         )
-        out = self.engine.arrow(sql, [list(times), len(times), ticker, hi])
-        return (
-            out["bid_price"].combine_chunks(),
-            out["ask_price"].combine_chunks(),
-            out["sip_timestamp"].combine_chunks(),
+        return [(t, int(n)) for t, n in self.engine.rows(sql, [prefix, limit])]
+
+    def quote_series(self, ticker: str, day: dt.date) -> pa.Table:
+        """A stock's NBBO quotes on one day: time, bid and ask in time order."""
+        files = self.snapshot().files("stock_quotes", [day])
+        if not files:
+            return pa.table({"sip_timestamp": [], "bid_price": [], "ask_price": []})
+        sql = (
+            f"SELECT sip_timestamp, bid_price, ask_price FROM read_parquet({file_list(files)}) "
+            "WHERE ticker = ? ORDER BY sip_timestamp"
         )
+        return self.engine.arrow(sql, [ticker])
 
     def ticks_between(self, name: str, tickers: Sequence[str], lo: int, hi: int) -> pa.Table:
         """Every row of ``tickers`` in [lo, hi), sorted by ticker then time."""
@@ -243,6 +238,44 @@ class MarketStore:
             f"SELECT * FROM read_parquet({file_list(files)}) WHERE list_contains(?, ticker) ORDER BY ticker",
             [wanted],
         )
+
+    def last_minute_bars(
+        self, name: str, tickers: Sequence[str], last_start_ns: int, *, max_partitions: int = LOOKBACK_PARTITIONS
+    ) -> pa.Table:
+        """Each ticker's newest bar with ``window_start <= last_start_ns``, plus ``accumulated_volume``:
+        the volume of that bar's ET day up to and including it. Searches back day by day only for
+        tickers still missing (at most ``max_partitions`` partitions)."""
+        snap = self.snapshot()
+        days = [d for d in snap.days(name) if d <= et_date(last_start_ns)][::-1][:max_partitions]
+        wanted = sorted(set(tickers))
+        cols = ", ".join(f"arg_max({c}, window_start) AS {c}" for c in dataset(name).columns if c != "ticker")
+        found: list[pa.Table] = []
+        for day in days:
+            if not wanted:
+                break
+            sql = (
+                f"SELECT ticker, {cols}, sum(volume) AS accumulated_volume "
+                f"FROM read_parquet({file_list(snap.files(name, [day]))}) "
+                "WHERE ticker >= ? AND ticker <= ? AND list_contains(?, ticker) AND window_start <= ? GROUP BY ticker"
+            )
+            t = self.engine.arrow(sql, [wanted[0], wanted[-1], wanted, last_start_ns])
+            if t.num_rows:
+                found.append(t)
+                got = set(t["ticker"].to_pylist())
+                wanted = [w for w in wanted if w not in got]
+        schema = dataset(name).schema.append(pa.field("accumulated_volume", pa.float64()))
+        if not found:
+            return schema.empty_table()
+        return pa.concat_tables([f.select(schema.names).cast(schema) for f in found])
+
+    def distinct_tickers(self, name: str) -> list[str]:
+        """Every ticker that has at least one row in ``name`` (any partition), sorted."""
+        snap = self.snapshot()
+        files = snap.files(name, snap.days(name))
+        if not files:
+            return []
+        rows = self.engine.rows(f"SELECT DISTINCT ticker FROM read_parquet({file_list(files)}) ORDER BY ticker")
+        return [r[0] for r in rows]
 
     # -- reference -------------------------------------------------------------------------------
     def events(self, name: str, last_day: dt.date | None = None) -> pa.Table:

@@ -1,0 +1,132 @@
+"""Stock aggregates: grouped daily, previous day, custom range and daily open/close."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from fastapi import Depends, Query, Request
+
+from ...market.bars import INTRADAY
+from ...market.calendar import MarketCalendar
+from ...services.stocks import StockMarket, window_sessions
+from ..aggregates import aggs_range, open_close, previous_day
+from ..auth import Caller
+from ..deps import ApiContext, caller, context
+from ..envelope import JSONBytes, ok
+from ..params import parse_bool, parse_date
+from ..routing import Router
+from ..shapes import grouped_daily_row
+from .common import known_stock, stock_ticker
+
+router = Router(tags=["stocks"])
+
+
+def session_labeller(calendar: MarketCalendar) -> Callable[[list[dict[str, Any]], str, int], None]:
+    """Adds ``session`` (premarket/regular/after_hours) to minute and hour bars that lie inside one session."""
+
+    def annotate(rows: list[dict[str, Any]], timespan: str, multiplier: int) -> None:
+        if timespan not in ("minute", "hour") or not rows:
+            return
+        starts = np.array([r["t"] for r in rows], dtype=np.int64) * 1_000_000
+        for row, label in zip(rows, window_sessions(calendar, starts, INTRADAY[timespan] * multiplier), strict=True):
+            if label is not None:
+                row["session"] = label
+
+    return annotate
+
+
+@router.get("/v1/stocks/aggs/grouped/{date}/", summary="Grouped daily bars (all stocks)", response_class=JSONBytes)
+def grouped(
+    request: Request,
+    date: str,
+    adjusted: str | None = Query(None, description="true (default) applies splits"),
+    include_otc: str | None = Query(None, description="true adds OTC tickers (default false)"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """Every ticker's daily bar of one day (``t`` = 16:00 ET); a holiday or a day without data gives ``[]``."""
+    day = parse_date("date", date)
+    who.check_lookback(day)
+    adj = parse_bool("adjusted", adjusted, default=True)
+    rows = ctx.services.stocks.grouped_daily(
+        day, adjusted=adj, include_otc=parse_bool("include_otc", include_otc, default=False), horizon_ns=who.horizon_ns
+    )
+    stamp = StockMarket.close_stamp_ms(day)
+    out = [grouped_daily_row(r, stamp) for r in rows]
+    return ok(
+        request,
+        {"adjusted": adj, "queryCount": len(out), "resultsCount": len(out), "count": len(out), "results": out},
+    )
+
+
+@router.get("/v1/stocks/aggs/{stocksTicker}/prev/", summary="Stock previous-day bar", response_class=JSONBytes)
+def prev(
+    request: Request,
+    stocksTicker: str,
+    adjusted: str | None = Query(None),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """The latest completed daily bar before today (stamped 16:00 ET of its day)."""
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    return previous_day(request, ctx, who, ticker, adjusted)
+
+
+@router.get(
+    "/v1/stocks/aggs/{stocksTicker}/{multiplier}/{timespan}/{from_date}/{to_date}/",
+    summary="Stock aggregates (custom range)",
+    response_class=JSONBytes,
+)
+def aggs(
+    request: Request,
+    stocksTicker: str,
+    multiplier: str,
+    timespan: str,
+    from_date: str,
+    to_date: str,
+    adjusted: str | None = Query(None, description="true (default) applies splits"),
+    sort: str | None = Query(None, description="asc (default) or desc by bar time"),
+    limit: str | None = Query(None, description="Base bars read: default 5000, maximum 10000"),
+    page: str | None = Query(None),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """OHLC bars from qualifying trades; minute and hour bars inside one session carry ``session``
+    (premarket, regular or after_hours). ``from``/``to``: YYYY-MM-DD or ms."""
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    return aggs_range(
+        request,
+        ctx,
+        who,
+        route="stock_aggs",
+        ticker=ticker,
+        multiplier=multiplier,
+        timespan=timespan,
+        frm=from_date,
+        to=to_date,
+        adjusted=adjusted,
+        sort=sort,
+        limit=limit,
+        page=page,
+        annotate=session_labeller(ctx.runtime.calendar),
+    )
+
+
+@router.get("/v1/stocks/open-close/{stocksTicker}/{date}/", summary="Stock daily open/close", response_class=JSONBytes)
+def daily_open_close(
+    request: Request,
+    stocksTicker: str,
+    date: str,
+    adjusted: str | None = Query(None),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """Regular-session open, high, low, close and volume, with the first pre-market and the last
+    after-hours trade price; 404 when the stock did not trade that day."""
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    return open_close(request, ctx, who, ticker, date, adjusted)

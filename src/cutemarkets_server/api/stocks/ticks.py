@@ -1,0 +1,118 @@
+"""Stock trades and quotes: ``/v1/stocks/trades/{ticker}/`` and ``/v1/stocks/quotes/{ticker}/`` (+ ``/last/``)."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Query, Request
+
+from ..auth import Caller
+from ..deps import ApiContext, caller, context
+from ..envelope import JSONBytes, results
+from ..routing import Router
+from ..shapes import last_trade_compact, stock_last_quote_compact, stock_quote_rows, stock_trade_rows
+from ..ticklists import TIMESTAMP_DOC, horizon, last_tick, list_ticks
+from .common import known_stock, stock_ticker
+
+router = Router(tags=["stocks"])
+
+
+@router.get("/v1/stocks/trades/{stocksTicker}/", summary="Stock trades", response_class=JSONBytes)
+def trades(
+    request: Request,
+    stocksTicker: str,
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    sort: str | None = Query(None, description="timestamp"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    limit: str | None = Query(None, description="default 1000, maximum 10000"),
+    page: str | None = Query(None),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """Tick-level SIP trades of one stock with nanosecond timestamps and sale conditions."""
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    return list_ticks(
+        request,
+        ctx,
+        who,
+        route="stock_trades",
+        dataset="stock_trades",
+        ticker=ticker,
+        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
+        sort=sort,
+        order=order,
+        limit=limit,
+        page=page,
+        timeframe=None,
+        shape=stock_trade_rows,
+    )
+
+
+@router.get("/v1/stocks/trades/{stocksTicker}/last/", summary="Last stock trade", response_class=JSONBytes)
+def last_trade(
+    request: Request, stocksTicker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+) -> JSONBytes:
+    """The latest trade of one stock (compact keys)."""
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    row = last_tick(ctx, "stock_trades", ticker, who.horizon_ns + 1, "trade")
+    return results(request, last_trade_compact(ticker, row))
+
+
+@router.get("/v1/stocks/quotes/{stocksTicker}/", summary="Stock quotes (Expert plan)", response_class=JSONBytes)
+def quotes(
+    request: Request,
+    stocksTicker: str,
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    sort: str | None = Query(None, description="timestamp"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    limit: str | None = Query(None, description="default 1000, maximum 10000"),
+    page: str | None = Query(None),
+    timeframe: str | None = Query(None, description="live (default) or delayed (rows at least 15 minutes old)"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """NBBO quotes of one stock; needs an Expert or Commercial stocks plan."""
+    who.require_quotes()
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    return list_ticks(
+        request,
+        ctx,
+        who,
+        route="stock_quotes",
+        dataset="stock_quotes",
+        ticker=ticker,
+        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
+        sort=sort,
+        order=order,
+        limit=limit,
+        page=page,
+        timeframe=timeframe,
+        shape=stock_quote_rows,
+    )
+
+
+@router.get(
+    "/v1/stocks/quotes/{stocksTicker}/last/", summary="Last stock quote (Expert plan)", response_class=JSONBytes
+)
+def last_quote(
+    request: Request,
+    stocksTicker: str,
+    timeframe: str | None = Query(None, description="live (default) or delayed"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """The current NBBO of one stock (compact keys: ``x`` bid exchange, ``y`` and ``X`` ask exchange)."""
+    who.require_quotes()
+    ticker = stock_ticker(stocksTicker)
+    known_stock(ctx.services, ticker)
+    row = last_tick(ctx, "stock_quotes", ticker, horizon(who, timeframe) + 1, "quote")
+    return results(request, stock_last_quote_compact(ticker, row))
