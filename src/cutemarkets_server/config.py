@@ -31,10 +31,6 @@ class DataLayout:
         return self.root / "keys.sqlite"
 
     @property
-    def paper_db(self) -> Path:
-        return self.root / "paper.sqlite"
-
-    @property
     def secret_file(self) -> Path:
         return self.root / "secret.key"
 
@@ -70,8 +66,3 @@ class Settings:
             os.chmod(tmp, 0o600)
             tmp.replace(path)
         return path.read_text().strip().encode()
-
-
-def env_path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value) if value else default

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from dataclasses import dataclass
 
@@ -80,8 +79,6 @@ class Authenticator:
         self.keys = keys
         self.clock = clock
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
-        self._counts: dict[tuple[int, str], int] = {}
-        self._lock = threading.Lock()
 
     def resolve(self, secret: str | None) -> ApiKey:
         if not secret:

@@ -31,7 +31,3 @@ def bad_request(message: str) -> ApiError:
 
 def not_found(message: str) -> ApiError:
     return ApiError("not_found", message)
-
-
-def forbidden(message: str) -> ApiError:
-    return ApiError("forbidden", message)

@@ -44,10 +44,6 @@ class Instant:
     ns: int
     day: dt.date | None = None  # set when the value was a bare date
 
-    @property
-    def is_date(self) -> bool:
-        return self.day is not None
-
     def start_ns(self) -> int:
         return et_midnight_ns(self.day) if self.day is not None else self.ns
 
@@ -106,9 +102,6 @@ class TimeRange:
 
     lo: int | None = None
     hi: int | None = None
-
-    def clip_hi(self, hi: int) -> TimeRange:
-        return TimeRange(self.lo, hi if self.hi is None else min(self.hi, hi))
 
     @property
     def empty(self) -> bool:
@@ -216,8 +209,3 @@ def parse_choice(name: str, value: str | None, choices: tuple[str, ...], *, defa
     if text not in choices:
         raise bad_request(f"Invalid {name} {value!r}: expected one of {', '.join(choices)}.")
     return text
-
-
-def range_values(params: dict[str, str | None], name: str) -> dict[str, str | None]:
-    """``{"": params[name], "gte": params[name + ".gte"], …}`` for a dotted range filter."""
-    return {"": params.get(name), **{op: params.get(f"{name}.{op}") for op in RANGE_OPS}}

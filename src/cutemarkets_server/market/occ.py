@@ -73,7 +73,3 @@ def format_option_ticker(root: str, expiration: dt.date, contract_type: str, str
 def normalize_option_ticker(text: str) -> str:
     """Canonical ``O:`` spelling; raises :class:`InvalidOptionSymbolError` when malformed."""
     return parse_option_symbol(text).ticker
-
-
-def is_option_ticker(text: str) -> bool:
-    return text.upper().startswith("O:")

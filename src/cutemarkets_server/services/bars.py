@@ -18,7 +18,7 @@ from ..market import conditions
 from ..market.bars import INTRADAY, Bars, calendar_bucket, intraday_bucket, rollup, trades_to_bars
 from ..market.calendar import MarketCalendar
 from ..market.splits import Split, adjust_prices, adjust_volumes, price_factors_at
-from ..market.timestamps import NS_PER_DAY, NS_PER_MIN, et_date, et_midnight_ns, et_ns
+from ..market.timestamps import NS_PER_MIN, et_date, et_midnight_ns, et_ns
 from ..store.market import MarketStore
 from .reference import ReferenceData
 
@@ -274,16 +274,3 @@ class BarService:
     def session_stamp_ms(day: dt.date) -> int:
         """16:00 ET of a trading day in ms: the stamp of previous-day and grouped daily bars."""
         return et_ns(day, 16) // 1_000_000
-
-
-def window_width_ns(timespan: str, multiplier: int) -> int | None:
-    """Fixed window width for intraday timespans; None for calendar windows."""
-    return INTRADAY[timespan] * multiplier if timespan in INTRADAY else None
-
-
-def day_span(first: dt.date, last: dt.date) -> tuple[int, int]:
-    """[00:00 ET of ``first``, 00:00 ET after ``last``)."""
-    return et_midnight_ns(first), et_midnight_ns(last + dt.timedelta(days=1))
-
-
-__all__ = ["NS_PER_DAY", "BarSeries", "BarService", "asset_of", "day_span", "window_width_ns"]

@@ -114,11 +114,11 @@ class OptionSnapshots:
             return float(t["price"]), int(t["sip_timestamp"])
         return float("nan"), None
 
-    def day_bars(self, tickers: list[str], pit: PointInTime) -> tuple[dict[str, dict], dict[str, float], int | None]:
-        """(bar of the current session so far per ticker, previous close per ticker, session close or None)."""
+    def day_bars(self, tickers: list[str], pit: PointInTime) -> tuple[dict[str, dict], dict[str, float]]:
+        """(bar of the current session so far per ticker, previous close per ticker)."""
         session = self.session_day(pit.at_ns)
         if session is None:
-            return {}, {}, None
+            return {}, {}
         hours = self.calendar.hours(session)
         bars: dict[str, dict] = {}
         if hours.close_ns <= pit.at_ns:
@@ -130,7 +130,7 @@ class OptionSnapshots:
             bars = _aggregate_day(trades)
         prev = self.store.last_bars("option_day_aggs", tickers, session)
         prev_close = {r["ticker"]: float(r["close"]) for r in prev.to_pylist()}
-        return bars, prev_close, hours.close_ns
+        return bars, prev_close
 
     # -- the snapshot ------------------------------------------------------------------------------
     def build(self, contracts: list[dict[str, Any]], pit: PointInTime, opts: SnapshotOptions) -> list[dict[str, Any]]:
@@ -144,7 +144,7 @@ class OptionSnapshots:
         )
         trades = _by_ticker(self.store.last_ticks("option_trades", tickers, pit.before_ns))
         oi = _by_ticker(self.store.open_interest_before(tickers, pit.before_ns))
-        bars, prev_close, _ = self.day_bars(tickers, pit)
+        bars, prev_close = self.day_bars(tickers, pit)
         spot = {u: self.underlying_now(u, pit.before_ns) for u in {c["underlying_ticker"] for c in contracts}}
         analytics = self._analytics(contracts, peers, quotes, pit, opts, spot)
 

@@ -17,8 +17,6 @@ import pyarrow.compute as pc
 from ..store.market import MarketStore
 from .cache import TTLCache
 
-DEFAULT_TENOR_DAYS = 365
-
 
 def _fold(events: pa.Table) -> pa.Table:
     """Add ``valid_from``/``valid_to`` (exclusive, null = open) to each record; drop delisting rows."""
@@ -135,17 +133,6 @@ class ReferenceData:
     def contract_known(self, ticker: str) -> bool:
         t = self.contract_intervals()
         return t.num_rows > 0 and pc.any(pc.equal(t["ticker"], ticker)).as_py() is True
-
-    def roots_of(self, underlying: str) -> list[str]:
-        t = self.contract_intervals()
-        if t.num_rows == 0:
-            return []
-        rows = t.filter(pc.equal(t["underlying_ticker"], underlying))
-        return sorted(set(rows["root"].to_pylist()))
-
-    def underlyings(self) -> list[str]:
-        t = self.contract_intervals()
-        return sorted(set(t["underlying_ticker"].to_pylist())) if t.num_rows else []
 
     # -- stock tickers ---------------------------------------------------------------------------
     def ticker_intervals(self) -> pa.Table:

@@ -27,15 +27,8 @@ def page_ticks(
     time_col = dataset(name).time_column
     ts = table[time_col].to_numpy()
     last = int(ts[-1])
-    trailing = int((ts == last).sum()) if ts[0] == last else int(len(ts) - _last_change(ts))
-    skip = trailing + (after.skip if after is not None and int(ts[0]) == after.ts and ts[0] == last else 0)
-    return table, Position(last, skip)
-
-
-def _last_change(ts: object) -> int:
-    """Index of the first element of the trailing run of equal values."""
-    import numpy as np
-
-    arr = np.asarray(ts)
-    diff = np.flatnonzero(arr[1:] != arr[:-1])
-    return int(diff[-1] + 1) if len(diff) else 0
+    trailing = int((ts == last).sum())  # rows are in time order, so equal stamps are one trailing run
+    # A page made only of rows at the position's own instant continues that instant's count.
+    if after is not None and int(ts[0]) == after.ts == last:
+        trailing += after.skip
+    return table, Position(last, trailing)

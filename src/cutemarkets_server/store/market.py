@@ -11,15 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..market.timestamps import et_date
 from .engine import DuckEngine, file_list
 from .lake import Lake, ManifestSnapshot
 from .schemas import dataset
 
-TICK_DATASETS = ("stock_trades", "stock_quotes", "option_trades", "option_quotes")
-BAR_DATASETS = ("stock_minute_aggs", "stock_day_aggs", "option_minute_aggs", "option_day_aggs")
 LOOKBACK_PARTITIONS = 10
 
 
@@ -300,7 +297,3 @@ class MarketStore:
     def latest_partition_on_or_before(self, name: str, day: dt.date) -> dt.date | None:
         days = [d for d in self.days(name) if d <= day]
         return days[-1] if days else None
-
-
-def filter_eq(table: pa.Table, column: str, value: object) -> pa.Table:
-    return table.filter(pc.equal(table[column], value))
