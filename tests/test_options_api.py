@@ -569,3 +569,20 @@ def test_timestamp_filters_accept_dates_integers_and_rfc3339_alike(http: httpx.C
     whole_day = ok(http, server, f"/v1/options/trades/{c}/", timestamp="2025-12-02", limit=10000)["results"]
     assert {t["sip_timestamp"] for t in answers[0]} <= {t["sip_timestamp"] for t in whole_day}
     assert all(et_date(t["sip_timestamp"]) == SESSION for t in whole_day)
+
+
+def test_descending_aggregate_pages_walk_the_same_bars_backwards(http: httpx.Client, server: RunningServer) -> None:
+    c = traded_contract(http, server)
+    path = f"/v1/options/aggs/{c}/5/minute/2025-11-20/2025-12-02/"
+
+    def walk(**params: Any) -> list[dict]:
+        body, out = ok(http, server, path, limit=40, **params), []
+        while True:
+            out += body["results"]
+            if "next_url" not in body:
+                return out
+            body = http.get(body["next_url"], headers=auth(server.key("expert"))).json()
+
+    up, down = walk(), walk(sort="desc")
+    assert up and [b["t"] for b in down] == [b["t"] for b in reversed(up)]
+    assert down == list(reversed(up))

@@ -153,10 +153,10 @@ def bar_rows(bars: Bars, *, ticker: str | None = None, stamp_ms: list[int] | Non
                 "o": num(round(o[i], 6)),
                 "t": int(t_ms[i]),
                 "v": num(round(v[i], 4)),
-                "vw": num(vw[i]),
+                "vw": num(vw[i]),  # None (omitted below) when the source gave no VWAP
             }
         )
-        out.append(row)
+        out.append({k: x for k, x in row.items() if x is not None})
     return out
 
 

@@ -51,7 +51,7 @@ def _from_table(table: pa.Table) -> Bars:
         low=table["low"].to_numpy(),
         close=table["close"].to_numpy(),
         volume=table["volume"].to_numpy(),
-        vwap=table["vwap"].fill_null(0.0).to_numpy(),
+        vwap=table["vwap"].fill_null(float("nan")).to_numpy(),  # vendor bars may carry no VWAP
         transactions=table["transactions"].to_numpy(),
     )
 
@@ -191,6 +191,8 @@ class BarService:
             whole = starts != edge
             if whole.any():
                 page = _select(page, whole)
+                if descending:
+                    edge = int(page.window_start[0])  # continue below the oldest whole window kept
             else:
                 edge = int(page.window_start[0] if descending else page.window_start[-1] + 1)
             resume = (lo, edge) if descending else (edge, hi)

@@ -291,6 +291,7 @@ class OptionSnapshots:
         for key, members in groups.items():
             idx = np.array(members, dtype=np.int64)
             fits[key] = _smile_fit(solved, idx, quotes, [live[j]["ticker"] for j in idx]) if len(idx) >= 3 else None
+        updated = {key: max(int(quotes[live[j]["ticker"]]["sip_timestamp"]) for j in js) for key, js in groups.items()}
         terms: dict[tuple[str, dt.date], tuple[float, float, float]] = {}
         for key in fits:
             t_now = (self.expiration_ns(key[1]) - pit.at_ns) / YEAR_NS
@@ -319,9 +320,7 @@ class OptionSnapshots:
             )
             if np.isfinite(price):
                 result[i]["fmv"] = _num(round(price, 4))
-                result[i]["fmv_last_updated"] = int(
-                    max(quotes[live[j]["ticker"]]["sip_timestamp"] for j in groups[key])
-                )
+                result[i]["fmv_last_updated"] = updated[key]
 
 
 @dataclass
