@@ -26,11 +26,11 @@ run: install
 	$(BIN)/cutemarkets run
 
 test: dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests scripts
 	$(BIN)/pytest
 
 lint: dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests scripts
 
 bench: dev
 	$(BIN)/cutemarkets bench

@@ -414,3 +414,20 @@ def test_access_log_never_contains_the_key(
     assert len(lines) >= 3
     assert all(key not in line for line in lines)
     assert any("apiKey=%2A%2A%2A" in line or "apiKey=***" in line for line in lines)
+
+
+def test_large_answers_are_gzipped_for_clients_that_ask(http: httpx.Client, server: RunningServer) -> None:
+    h = auth(server.key("expert"))
+    zipped = http.get(
+        "/v1/options/contracts/",
+        params={"limit": 1000, "underlying_ticker": "SPY"},
+        headers={**h, "Accept-Encoding": "gzip"},
+    )
+    plain = http.get(
+        "/v1/options/contracts/",
+        params={"limit": 1000, "underlying_ticker": "SPY"},
+        headers={**h, "Accept-Encoding": "identity"},
+    )
+    assert zipped.headers.get("content-encoding") == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.json()["results"] == plain.json()["results"]
+    assert zipped.headers["content-type"].startswith("application/json") and "x-ratelimit-plan" in zipped.headers

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 
 from . import __version__
 from .api import handlers
@@ -14,6 +15,7 @@ from .api.cursor import PageTokens
 from .api.deps import ApiContext
 from .api.middleware import EdgeMiddleware
 from .api.options import router as options_router
+from .api.polygon import router as polygon_router
 from .api.reference import router as reference_router
 from .api.status import router as status_router
 from .api.stocks import router as stocks_router
@@ -21,6 +23,9 @@ from .clock import Clock
 from .config import Settings
 from .runtime import Runtime
 from .services.container import Services
+from .ws.config import StreamConfig
+from .ws.gateway import router as ws_router
+from .ws.service import StreamService
 
 DESCRIPTION = """\
 Self-hosted CuteMarkets v1 market-data API for U.S. options and stocks, built for backtesting.
@@ -31,14 +36,23 @@ Every response is JSON with `status` and `request_id`; list routes page with an 
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None, runtime: Runtime | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    runtime: Runtime | None = None,
+    streaming: StreamConfig | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
+    streaming = streaming or StreamConfig()
+    if clock is None and runtime is None and streaming.mode == "replay":
+        clock = streaming.replay_clock()
     rt = runtime or Runtime.open(settings, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await stream.start()
         yield
+        await stream.stop()
         rt.engine.close()
 
     app = FastAPI(
@@ -59,10 +73,16 @@ def create_app(
         services=Services.build(rt),
     )
     app.state.ctx = ctx
+    stream = StreamService(rt, ctx.auth, streaming)
+    app.state.stream = stream
     handlers.install(app)
     app.include_router(status_router)
     app.include_router(options_router)
     app.include_router(stocks_router)
     app.include_router(reference_router)
+    app.include_router(polygon_router)
+    app.include_router(ws_router)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
+    # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
     return app

@@ -8,13 +8,17 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+from .ingest.commands import ingest_app
+
+if TYPE_CHECKING:
+    from .ws.config import StreamConfig
 
 app = typer.Typer(
     help="cutemarkets-server: a self-hosted CuteMarkets v1 market-data API for U.S. options and stocks.",
@@ -23,6 +27,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(ingest_app, name="ingest")
 console = Console()
 
 DataDir = Annotated[
@@ -50,6 +55,32 @@ End = Annotated[
 Profile = Annotated[
     str,
     typer.Option("--profile", envvar="CUTEMARKETS_PROFILE", help="Market size: default, bench or test."),
+]
+Replay = Annotated[
+    str | None,
+    typer.Option(
+        "--replay",
+        envvar="CUTEMARKETS_REPLAY",
+        help="Replay this stored session (YYYY-MM-DD) through the WebSocket streams; its clock is REST's now.",
+    ),
+]
+Speed = Annotated[
+    str,
+    typer.Option(
+        "--speed", envvar="CUTEMARKETS_SPEED", help="Replay speed: a multiple of real time, or max (as fast as read)."
+    ),
+]
+Start = Annotated[
+    str,
+    typer.Option("--start", envvar="CUTEMARKETS_START", help="Replay start, HH:MM Eastern Time (04:00-20:00)."),
+]
+Live = Annotated[
+    bool,
+    typer.Option(
+        "--live/--no-live",
+        envvar="CUTEMARKETS_LIVE",
+        help="Run the built-in market clock: new ticks in real time during XNYS sessions.",
+    ),
 ]
 
 
@@ -126,25 +157,70 @@ def serve(
     host: Host = DEFAULT_HOST,
     port: Port = DEFAULT_PORT,
     public_url: PublicUrl = None,
+    replay: Replay = None,
+    speed: Speed = "1",
+    start: Start = "09:30",
+    live: Live = True,
 ) -> None:
-    """Serve the REST and WebSocket API over the data directory."""
+    """Serve the REST and WebSocket API over the data directory (live, or replaying a stored session)."""
     settings = _settings(data_dir, host, port, public_url)
     if not _has_market(settings):
         console.print(
             "[yellow]The lake is empty: run `cutemarkets demo` to build the built-in market, "
             "or `cutemarkets ingest` to load vendor files.[/yellow]"
         )
-    _serve(settings)
+    streaming = _streaming(replay, speed, start, live)
+    if streaming.replay_day is not None:
+        _require_stored(settings, streaming.replay_day)
+    _serve(settings, streaming)
 
 
-def _serve(settings: Settings) -> None:
-    import uvicorn
+def _require_stored(settings: Settings, day: dt.date) -> None:
+    from .store.lake import Lake
 
+    snap = Lake(settings.layout.lake).snapshot()
+    stored = sorted({d for name in ("stock_trades", "option_trades") for d in snap.days(name)})
+    if day not in stored:
+        latest = ", ".join(d.isoformat() for d in stored[-5:]) or "none"
+        message = f"no stored ticks for {day}; the latest stored sessions: {latest}"
+        raise typer.BadParameter(message, param_hint="--replay")
+
+
+def _streaming(replay: str | None, speed: str, start: str, live: bool) -> StreamConfig:
+    from .ws.config import StreamConfig
+
+    if replay is None:
+        return StreamConfig(mode="live" if live else "off")
+    try:
+        day = dt.date.fromisoformat(replay)
+    except ValueError:
+        raise typer.BadParameter(f"{replay!r} is not a date (YYYY-MM-DD)", param_hint="--replay") from None
+    try:
+        pace = None if speed.strip().lower() in ("max", "0") else float(speed)
+        if pace is not None and pace <= 0:
+            raise ValueError
+    except ValueError:
+        raise typer.BadParameter(f"{speed!r} is not a positive number or max", param_hint="--speed") from None
+    try:
+        at = dt.time.fromisoformat(start)
+    except ValueError:
+        raise typer.BadParameter(f"{start!r} is not a time (HH:MM)", param_hint="--start") from None
+    config = StreamConfig(mode="replay", replay_day=day, replay_speed=pace, replay_start=at)
+    try:
+        config.replay_clock()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replay") from None
+    return config
+
+
+def _serve(settings: Settings, streaming: StreamConfig | None = None) -> None:
     from .app import create_app
+    from .ws.config import StreamConfig
+    from .ws.serving import StreamingServer, server_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    application = create_app(settings)
-    uvicorn.run(application, host=settings.host, port=settings.port, access_log=False, log_level="info")
+    application = create_app(settings, streaming=streaming or StreamConfig(mode="live"))
+    StreamingServer(server_config(application, host=settings.host, port=settings.port)).run()
 
 
 @app.command()

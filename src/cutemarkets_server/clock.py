@@ -26,3 +26,43 @@ class FixedClock:
 
     def set(self, now_ns: int) -> None:
         self._now = int(now_ns)
+
+
+class ReplayClock:
+    """The instant of a replayed session: it starts at ``start_ns`` and runs ``speed`` times faster than the
+    wall clock from :meth:`start` on, never past ``end_ns``. With ``speed=None`` (as fast as possible) it
+    stands at whatever instant the replay has reached (:meth:`advance_to`)."""
+
+    def __init__(self, start_ns: int, end_ns: int, speed: float | None = 1.0) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive (or None for as fast as possible)")
+        self.start_ns = int(start_ns)
+        self.end_ns = int(end_ns)
+        self.speed = speed
+        self._anchor: float | None = None
+        self._anchor_wall_ns: int | None = None
+        self._reached = self.start_ns
+
+    @property
+    def paced(self) -> bool:
+        return self.speed is not None
+
+    @property
+    def anchor_wall_ns(self) -> int | None:
+        """Wall-clock nanoseconds at which the replay started (None before :meth:`start`)."""
+        return self._anchor_wall_ns
+
+    def start(self) -> None:
+        if self._anchor is None:
+            self._anchor = time.monotonic()
+            self._anchor_wall_ns = time.time_ns()
+
+    def advance_to(self, now_ns: int) -> None:
+        """Move an unpaced clock forward (never backward, never past the end)."""
+        self._reached = min(max(self._reached, int(now_ns)), self.end_ns)
+
+    def now_ns(self) -> int:
+        if self.speed is None or self._anchor is None:
+            return self._reached
+        elapsed = time.monotonic() - self._anchor
+        return min(self.start_ns + int(elapsed * self.speed * 1e9), self.end_ns)

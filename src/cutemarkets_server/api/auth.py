@@ -146,6 +146,7 @@ def product_for_path(path: str) -> str | None:
         return "stocks"
     if path.startswith("/v1/paper/"):
         return "paper"
-    if path.startswith(("/v1/tickers/", "/v1/indicators/", "/v1/open-close/", "/v1/marketstatus/", "/v2/", "/v3/")):
+    any_key = ("/v1/tickers/", "/v1/indicators/", "/v1/open-close/", "/v1/marketstatus/", "/v1/related-companies/")
+    if path.startswith((*any_key, "/v2/", "/v3/")):
         return ""
     return None

@@ -81,6 +81,12 @@ def absolute_url(request: Request, public_url: str | None, path: str, query: dic
     return url
 
 
+# Polygon-dialect listings (``/v2/…``, ``/v3/…``) call the token ``cursor``; they also accept ``page``.
+CURSOR_PATH_PREFIXES = ("/v2/", "/v3/")
+
+
 def next_page_url(request: Request, public_url: str | None, token: str) -> str:
-    """The same path as this request with only ``page=<token>``."""
-    return absolute_url(request, public_url, request.url.path, {"page": token})
+    """The same path as this request with only ``page=<token>`` (``cursor=<token>`` on dialect paths)."""
+    path = request.url.path
+    name = "cursor" if path.startswith(CURSOR_PATH_PREFIXES) else "page"
+    return absolute_url(request, public_url, path, {name: token})

@@ -18,6 +18,11 @@ from .shapes import bar_rows, num
 
 INDICATOR_TIMESPANS = ("minute", "hour", "day", "week", "month", "quarter", "year")
 
+# The product-neutral alias ``/v1/indicators/…`` is also the Polygon/Massive route: Polygon's page limit, and
+# ``results.underlying.url`` (always present; the Massive client requires it) names the ``/v2/aggs`` range.
+POLYGON_PATH_PREFIX = "/v1/indicators/"
+POLYGON_MAX_LIMIT = 5000
+
 
 def indicator_response(
     request: Request,
@@ -30,6 +35,7 @@ def indicator_response(
     params: dict[str, str | None],
 ) -> JSONBytes:
     kind = parse_choice("indicator", kind, KINDS) or "sma"
+    polygon = request.url.path.startswith(POLYGON_PATH_PREFIX)
     rng, instants = time_range(
         "timestamp",
         {op: params.get("timestamp" + ("." + op if op else "")) for op in ("", "gte", "gt", "lte", "lt")},
@@ -54,7 +60,7 @@ def indicator_response(
         raise bad_request("Invalid short_window: it must be smaller than long_window.")
     expand = parse_bool("expand_underlying", params.get("expand_underlying"), default=False)
     descending = parse_choice("order", params.get("order"), ("asc", "desc"), default="desc") == "desc"
-    limit = parse_limit(params.get("limit"), default=10, maximum=1000)
+    limit = parse_limit(params.get("limit"), default=10, maximum=POLYGON_MAX_LIMIT if polygon else 1000)
     res = ctx.services.indicators.series(ticker, spec, rng.lo, rng.hi, limit=limit, horizon_ns=who.horizon_ns)
     order = list(range(len(res.value)))
     if descending:
@@ -68,16 +74,18 @@ def indicator_response(
             row["histogram"] = num(float(res.histogram[i]))
         values.append(row)
     body: dict[str, Any] = {"values": values}
-    if expand:
-        path = (
-            f"{aggs_prefix}/{ticker}/1/{spec.timespan}/{res.fetch_lo // 1_000_000}/{(res.fetch_hi - 1) // 1_000_000}/"
-        )
-        body["underlying"] = {
+    if expand or polygon:
+        first = int(res.bars.window_start[0]) if len(res.bars) else res.fetch_lo
+        span = f"1/{spec.timespan}/{first // 1_000_000}/{(res.fetch_hi - 1) // 1_000_000}"
+        path = f"/v2/aggs/ticker/{ticker}/range/{span}" if polygon else f"{aggs_prefix}/{ticker}/{span}/"
+        underlying: dict[str, Any] = {
             "url": absolute_url(
                 request, ctx.public_url, path, {"adjusted": str(spec.adjusted).lower(), "limit": "50000"}
-            ),
-            "aggregates": bar_rows(res.bars),
+            )
         }
+        if expand:
+            underlying["aggregates"] = bar_rows(res.bars)
+        body["underlying"] = underlying
     return ok(request, {"results": body})
 
 

@@ -46,6 +46,7 @@ def list_ticks(
     page: str | None,
     timeframe: str | None,
     shape: Callable[[pa.Table], list[dict[str, Any]]],
+    max_limit: int = 10000,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)
     state = pager.load(page)
@@ -59,7 +60,7 @@ def list_ticks(
             "lo": rng.lo,
             "hi": rng.hi,
             "desc": parse_choice("order", order, ("asc", "desc"), default="desc") == "desc",
-            "l": parse_limit(limit, default=1000, maximum=10000),
+            "l": parse_limit(limit, default=1000, maximum=max_limit),
             "tf": timeframe,
             "pos": None,
         }

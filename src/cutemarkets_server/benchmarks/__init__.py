@@ -15,7 +15,9 @@ SUITES: dict[str, tuple[str, str]] = {
     "build": ("build", "built-in market build time (default profile) with rows and bytes per dataset"),
     "options": ("options", "options routes on the bench market beside the raw DuckDB queries for the same rows"),
     "greeks": ("greeks", "IV + greeks throughput beside py_vollib_vectorized on the same inputs"),
+    "websocket": ("websocket", "events/s, delivery latency and memory per connection: one replay to 100 subscribers"),
     "stocks": ("stocks", "grouped daily and snapshot-all over HTTP beside the raw DuckDB queries for the same rows"),
+    "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
 }
 
 

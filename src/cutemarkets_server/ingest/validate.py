@@ -22,7 +22,16 @@ REASON_COLUMN = "reject_reason"
 
 
 def _np(col: pa.ChunkedArray | pa.Array, fill: float | int) -> np.ndarray:
-    return pc.fill_null(col, fill).to_numpy(zero_copy_only=False)
+    if col.null_count:
+        col = pc.fill_null(col, fill)
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _matches(col: pa.ChunkedArray, pattern: str) -> np.ndarray:
+    """Regex match per row, evaluated once per distinct value (tickers repeat a lot)."""
+    encoded = col.combine_chunks().dictionary_encode()
+    ok = pc.fill_null(pc.match_substring_regex(encoded.dictionary, pattern), False)
+    return pc.fill_null(pc.take(ok, encoded.indices), False).to_numpy(zero_copy_only=False)
 
 
 def validate(name: str, day: dt.date, table: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -30,20 +39,25 @@ def validate(name: str, day: dt.date, table: pa.Table) -> tuple[pa.Table, pa.Tab
     ds = dataset(name)
     table = conform(ds, table)
     n = table.num_rows
-    reason = np.full(n, None, dtype=object)
+    code = np.zeros(n, dtype=np.int16)  # 0 = valid, k = the k-th reason below
+    reasons: list[str] = []
 
     def reject(mask: np.ndarray, why: str) -> None:
-        sel = mask & (reason == None)  # noqa: E711 - elementwise on an object array
-        reason[sel] = why
+        sel = mask & (code == 0)
+        if sel.any():
+            reasons.append(why)
+            code[sel] = len(reasons)
 
     cols = set(table.column_names)
+    for f in ds.schema:
+        if n and not f.nullable and table[f.name].null_count:
+            reject(table[f.name].is_null().to_numpy(zero_copy_only=False), f"missing value for {f.name}")
     if n and ds.time_column in cols and ds.time_column in ("sip_timestamp", "window_start"):
         ts = _np(table[ds.time_column], 0)
         lo, hi = et_midnight_ns(day), et_midnight_ns(day + dt.timedelta(days=1))
         reject((ts < lo) | (ts >= hi), f"timestamp outside {day.isoformat()} (America/New_York)")
     if n and name.startswith("option_") and "ticker" in cols and name != "option_open_interest":
-        ok = pc.fill_null(pc.match_substring_regex(table["ticker"], OCC_TICKER_RE), False)
-        reject(~ok.to_numpy(zero_copy_only=False), "bad OCC option symbol")
+        reject(~_matches(table["ticker"], OCC_TICKER_RE), "bad OCC option symbol")
     if n and "price" in cols:
         reject(~(_np(table["price"], 0.0) > 0), "price must be positive")
         reject(~(_np(table["size"], 0) > 0), "size must be positive")
@@ -63,11 +77,12 @@ def validate(name: str, day: dt.date, table: pa.Table) -> tuple[pa.Table, pa.Tab
     if n and name == "option_contracts":
         reject(~(_np(table["strike_price"], 0.0) > 0), "strike must be positive")
 
-    bad = reason != None  # noqa: E711
+    bad = code != 0
     if not bad.any():
         return table, _empty_rejects(table.schema)
     good_mask = pa.array(~bad)
-    rejected = table.filter(pa.array(bad)).append_column(REASON_COLUMN, pa.array(reason[bad], pa.string()))
+    why = np.asarray(reasons, dtype=object)[code[bad] - 1]
+    rejected = table.filter(pa.array(bad)).append_column(REASON_COLUMN, pa.array(why, pa.string()))
     return table.filter(good_mask), rejected
 
 

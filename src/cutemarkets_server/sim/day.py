@@ -67,7 +67,9 @@ def _concat(name: str, tables: list[pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def run_day(task: DayTask) -> DayOutcome:
+def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
+    """The session's tick tables (stock quotes and trades, option quotes and trades) and the option volume
+    per contract, without writing anything."""
     profile = get_profile(task.profile)
     day, seed = task.day, task.seed
     hours = xnys().hours(day)
@@ -109,11 +111,15 @@ def run_day(task: DayTask) -> DayOutcome:
         out["option_trades"].append(od.trades)
         for i in od.volume.nonzero()[0]:
             volumes[chain.tickers[i]] = float(od.volume[i])
+    return {name: _concat(name, tables) for name, tables in out.items()}, volumes
 
+
+def run_day(task: DayTask) -> DayOutcome:
+    tables, volumes = generate_day(task)
     ingestor = _ingestor(task.data_dir)
-    outcome = DayOutcome(day, volumes=volumes)
-    for name, tables in out.items():
-        for result in ingestor.write_day(name, day, _concat(name, tables), source=task.source):
+    outcome = DayOutcome(task.day, volumes=volumes)
+    for name, table in tables.items():
+        for result in ingestor.write_day(name, task.day, table, source=task.source):
             if result.partition is not None:
                 outcome.partitions.append(result.partition)
             outcome.quarantined += result.rows_quarantined

@@ -1,0 +1,157 @@
+"""Polygon trades and quotes: ``/v3/trades/{ticker}``, ``/v3/quotes/{ticker}``, ``/v2/last/trade/{ticker}``
+and ``/v2/last/nbbo/{ticker}``, for stocks and options alike (the ``O:`` prefix decides)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+from fastapi import Depends, Query, Request
+
+from ..auth import Caller
+from ..deps import ApiContext, caller, context
+from ..envelope import JSONBytes, results
+from ..errors import not_found
+from ..routing import Router
+from ..shapes import last_trade_compact, option_quote_rows, option_trade_rows, stock_quote_rows, stock_trade_rows
+from ..ticklists import TIMESTAMP_DOC, horizon, last_tick, list_ticks
+from .common import CURSOR_DOC, Instrument, cursor_of, instrument, no_rows
+from .shapes import last_nbbo
+
+router = Router(tags=["polygon"])
+
+MAX_LIMIT = 50000
+ROW_SHAPES: dict[str, Callable[[pa.Table], list[dict[str, Any]]]] = {
+    "option_trades": option_trade_rows,
+    "option_quotes": option_quote_rows,
+    "stock_trades": stock_trade_rows,
+    "stock_quotes": stock_quote_rows,
+}
+
+
+def _dataset(inst: Instrument, kind: str) -> str:
+    return f"{'option' if inst.is_option else 'stock'}_{kind}"
+
+
+def _listing(
+    request: Request,
+    ctx: ApiContext,
+    who: Caller,
+    inst: Instrument,
+    kind: str,
+    *,
+    filters: dict[str, str | None],
+    sort: str | None,
+    order: str | None,
+    limit: str | None,
+    timeframe: str | None = None,
+) -> JSONBytes:
+    if not inst.known:
+        return no_rows(request)
+    dataset = _dataset(inst, kind)
+    return list_ticks(
+        request,
+        ctx,
+        who,
+        route=f"polygon_{dataset}",
+        dataset=dataset,
+        ticker=inst.ticker,
+        filters=filters,
+        sort=sort,
+        order=order,
+        limit=limit,
+        page=cursor_of(request),
+        timeframe=timeframe,
+        shape=ROW_SHAPES[dataset],
+        max_limit=MAX_LIMIT,
+    )
+
+
+@router.get("/v3/trades/{ticker}", summary="Trades, stocks and options", response_class=JSONBytes)
+def trades(
+    request: Request,
+    ticker: str,
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    sort: str | None = Query(None, description="timestamp"),
+    limit: str | None = Query(None, description="default 1000, maximum 50000"),
+    cursor: str | None = Query(None, description=CURSOR_DOC),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """Tick-level trades with nanosecond timestamps; a ticker without trades answers ``results: []``."""
+    return _listing(
+        request,
+        ctx,
+        who,
+        instrument(ctx, who, ticker),
+        "trades",
+        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
+        sort=sort,
+        order=order,
+        limit=limit,
+    )
+
+
+@router.get("/v3/quotes/{ticker}", summary="NBBO quotes, stocks and options (Expert plan)", response_class=JSONBytes)
+def quotes(
+    request: Request,
+    ticker: str,
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    sort: str | None = Query(None, description="timestamp"),
+    limit: str | None = Query(None, description="default 1000, maximum 50000"),
+    cursor: str | None = Query(None, description=CURSOR_DOC),
+    timeframe: str | None = Query(None, description="live (default) or delayed"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
+) -> JSONBytes:
+    """NBBO quotes with nanosecond ``sip_timestamp``; needs an Expert or Commercial plan."""
+    inst = instrument(ctx, who, ticker)
+    who.require_quotes()
+    return _listing(
+        request,
+        ctx,
+        who,
+        inst,
+        "quotes",
+        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
+        sort=sort,
+        order=order,
+        limit=limit,
+        timeframe=timeframe,
+    )
+
+
+@router.get("/v2/last/trade/{ticker}", summary="Last trade, stocks and options", response_class=JSONBytes)
+def last_trade(
+    request: Request, ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+) -> JSONBytes:
+    """The latest trade (``t`` SIP ns, ``y`` participant ns, ``f`` TRF ns, ``i`` id)."""
+    inst = instrument(ctx, who, ticker)
+    if not inst.known:
+        raise not_found(f"No trade found for {inst.ticker}.")
+    row = last_tick(ctx, _dataset(inst, "trades"), inst.ticker, who.horizon_ns + 1, "trade")
+    return results(request, last_trade_compact(inst.ticker, row))
+
+
+@router.get("/v2/last/nbbo/{ticker}", summary="Last NBBO quote (Expert plan)", response_class=JSONBytes)
+def last_quote(
+    request: Request, ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+) -> JSONBytes:
+    """The current NBBO with Polygon's keys (``x`` bid exchange, ``X`` ask exchange, ``y`` participant ns)."""
+    inst = instrument(ctx, who, ticker)
+    who.require_quotes()
+    if not inst.known:
+        raise not_found(f"No quote found for {inst.ticker}.")
+    row = last_tick(ctx, _dataset(inst, "quotes"), inst.ticker, horizon(who, None) + 1, "quote")
+    return results(request, last_nbbo(inst.ticker, row))
