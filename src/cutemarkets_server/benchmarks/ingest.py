@@ -91,6 +91,13 @@ from pathlib import Path
 from rich.console import Console
 from cutemarkets_server.ingest import flatfiles
 from cutemarkets_server.ingest.runner import IngestRunner
+
+def peak_kb():
+    # VmHWM is this program's own peak; ru_maxrss would also count the parent's pages copied by fork.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 src, data = Path(sys.argv[1]), Path(sys.argv[2])
 t = time.perf_counter()
 s = IngestRunner(data, Console(quiet=True), progress=False).run(
@@ -99,17 +106,24 @@ s = IngestRunner(data, Console(quiet=True), progress=False).run(
 o = s.outcomes[0]
 assert not o.error, o.error
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": o.rows_stored,
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "maxrss_kb": peak_kb()}))
 """
 
 _DUCKDB = """
 import json, resource, sys, time
 from pathlib import Path
 from cutemarkets_server.store.bulk import csv_to_parquet
+
+def peak_kb():
+    # VmHWM is this program's own peak; ru_maxrss would also count the parent's pages copied by fork.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 rows = csv_to_parquet(Path(sys.argv[1]), Path(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - t, "rows": rows,
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "maxrss_kb": peak_kb()}))
 """
 
 

@@ -6,7 +6,7 @@ the 1,000 busiest contracts. The replay (unpaced: as fast as the subscribers rea
 last bench session. Reported: events delivered per second to all subscribers together, delivery latency
 (from the instant a frame is queued for a subscriber to the instant the client has read it, p50/p99) and the
 server's memory per connected, subscribed, idle connection (Python heap allocated while the connections
-opened, traced with tracemalloc; the growth of the resident set beside it).
+opened, traced with tracemalloc; the resident set is too noisy here, as the allocator returns freed pages).
 """
 
 from __future__ import annotations
@@ -43,14 +43,6 @@ from .options import bench_market
 SUBSCRIBERS = 100
 QUOTE_CONTRACTS = 1000
 WINDOW = (dt.time(10, 0), dt.time(10, 20))
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 async def _clients(url: str, keys: list[str], topics: str, pipe: Connection) -> None:
@@ -136,7 +128,6 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     while not server.started:
         time.sleep(0.02)
     gc.collect()
-    rss_before = _rss_bytes()
     tracemalloc.start()
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -148,7 +139,6 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         gc.collect()
         heap_after, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rss_after = _rss_bytes()
         tape = load_session(store, day)
         tape.end_ns = et_ns(day, WINDOW[1].hour, WINDOW[1].minute)
         subscribers = list(service.hub.subscribers)
@@ -196,7 +186,6 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         "latency_ms_p50": p50,
         "latency_ms_p99": p99,
         "memory_per_connection_kib": per_conn / 1024,
-        "rss_growth_per_connection_kib": (rss_after - rss_before) / SUBSCRIBERS / 1024,
         "slow_consumers_dropped": sum(1 for s in subscribers if s.closing),
     }
     table = Table(title=f"WebSocket fan-out: one full-speed replay to {SUBSCRIBERS} subscribers")
@@ -208,7 +197,6 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     table.add_row("delivered events / s", f"{result['events_per_second']:,.0f}")
     table.add_row("delivery latency p50 / p99 (ms)", f"{p50:.1f} / {p99:.1f}")
     table.add_row("server memory per connection (KiB, Python heap)", f"{result['memory_per_connection_kib']:.1f}")
-    table.add_row("server RSS growth per connection (KiB)", f"{result['rss_growth_per_connection_kib']:.1f}")
     table.add_row("slow consumers dropped", str(result["slow_consumers_dropped"]))
     console.print(table)
     return result
