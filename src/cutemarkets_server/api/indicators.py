@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from ..market.timestamps import et_date
 from ..services.indicators import KINDS, SERIES, IndicatorSpec
@@ -89,23 +89,38 @@ def indicator_response(
     return ok(request, {"results": body})
 
 
-def indicator_params(request: Request) -> dict[str, str | None]:
-    names = (
-        "timestamp",
-        "timestamp.gte",
-        "timestamp.gt",
-        "timestamp.lte",
-        "timestamp.lt",
-        "timespan",
-        "adjusted",
-        "window",
-        "short_window",
-        "long_window",
-        "signal_window",
-        "series_type",
-        "expand_underlying",
-        "order",
-        "limit",
-    )
-    qp = request.query_params
-    return {n: qp.get(n) for n in names}
+def indicator_query(
+    timestamp: str | None = Query(None, description="YYYY-MM-DD or ms"),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    timespan: str | None = Query(None, description="minute, hour, day (default), week, month, quarter, year"),
+    adjusted: str | None = Query(None, description="true (default) applies splits"),
+    window: str | None = Query(None, description="SMA/EMA default 50, RSI default 14"),
+    short_window: str | None = Query(None, description="MACD, default 12"),
+    long_window: str | None = Query(None, description="MACD, default 26"),
+    signal_window: str | None = Query(None, description="MACD, default 9"),
+    series_type: str | None = Query(None, description="open, high, low or close (default)"),
+    expand_underlying: str | None = Query(None, description="true adds the bars and their aggs URL"),
+    order: str | None = Query(None, description="desc (default) or asc"),
+    limit: str | None = Query(None, description="default 10"),
+) -> dict[str, str | None]:
+    """The query parameters every indicator route takes (one declaration for the OpenAPI document)."""
+    return {
+        "timestamp": timestamp,
+        "timestamp.gte": timestamp_gte,
+        "timestamp.gt": timestamp_gt,
+        "timestamp.lte": timestamp_lte,
+        "timestamp.lt": timestamp_lt,
+        "timespan": timespan,
+        "adjusted": adjusted,
+        "window": window,
+        "short_window": short_window,
+        "long_window": long_window,
+        "signal_window": signal_window,
+        "series_type": series_type,
+        "expand_underlying": expand_underlying,
+        "order": order,
+        "limit": limit,
+    }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from fastapi import Request
+from fastapi import Query, Request
 
 from ..market.timestamps import et_date
 from ..plans import DELAY_NS
@@ -31,6 +32,33 @@ def horizon(who: Caller, timeframe: str | None) -> int:
     return h
 
 
+@dataclass(frozen=True)
+class TickQuery:
+    """The filters, order and page of a trades or quotes listing, as sent."""
+
+    filters: dict[str, str | None]
+    sort: str | None
+    order: str | None
+    limit: str | None
+    page: str | None
+
+
+def tick_query(
+    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
+    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
+    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
+    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
+    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
+    sort: str | None = Query(None, description="timestamp"),
+    order: str | None = Query(None, description="desc (default, newest first) or asc"),
+    limit: str | None = Query(None, description="rows per page (default 1000); larger values are clamped"),
+    page: str | None = Query(None, description="continuation token from next_url"),
+) -> TickQuery:
+    """The query parameters every trades and quotes listing takes (one declaration for the OpenAPI document)."""
+    filters = {"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt}
+    return TickQuery(filters, sort, order, limit, page)
+
+
 def list_ticks(
     request: Request,
     ctx: ApiContext,
@@ -39,28 +67,24 @@ def list_ticks(
     route: str,
     dataset: str,
     ticker: str,
-    filters: dict[str, str | None],
-    sort: str | None,
-    order: str | None,
-    limit: str | None,
-    page: str | None,
+    query: TickQuery,
     timeframe: str | None,
     shape: Callable[[pa.Table], list[dict[str, Any]]],
     max_limit: int = 10000,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)
-    state = pager.load(page)
+    state = pager.load(query.page)
     if state is None:
-        rng, instants = time_range("timestamp", filters)
+        rng, instants = time_range("timestamp", query.filters)
         for inst in instants:
             who.check_lookback(inst.day if inst.day is not None else et_date(inst.ns))
-        parse_choice("sort", sort, SORT_FIELDS, default="timestamp")
+        parse_choice("sort", query.sort, SORT_FIELDS, default="timestamp")
         state = {
             "t": ticker,
             "lo": rng.lo,
             "hi": rng.hi,
-            "desc": parse_choice("order", order, ("asc", "desc"), default="desc") == "desc",
-            "l": parse_limit(limit, default=1000, maximum=max_limit),
+            "desc": parse_choice("order", query.order, ("asc", "desc"), default="desc") == "desc",
+            "l": parse_limit(query.limit, default=1000, maximum=max_limit),
             "tf": timeframe,
             "pos": None,
         }

@@ -4,6 +4,7 @@ and ``/v2/last/nbbo/{ticker}``, for stocks and options alike (the ``O:`` prefix 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -15,7 +16,7 @@ from ..envelope import JSONBytes, results
 from ..errors import not_found
 from ..routing import Router
 from ..shapes import last_trade_compact, option_quote_rows, option_trade_rows, stock_quote_rows, stock_trade_rows
-from ..ticklists import TIMESTAMP_DOC, horizon, last_tick, list_ticks
+from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
 from .common import CURSOR_DOC, Instrument, cursor_of, instrument, no_rows
 from .shapes import last_nbbo
 
@@ -41,10 +42,7 @@ def _listing(
     inst: Instrument,
     kind: str,
     *,
-    filters: dict[str, str | None],
-    sort: str | None,
-    order: str | None,
-    limit: str | None,
+    query: TickQuery,
     timeframe: str | None = None,
 ) -> JSONBytes:
     if not inst.known:
@@ -57,11 +55,7 @@ def _listing(
         route=f"polygon_{dataset}",
         dataset=dataset,
         ticker=inst.ticker,
-        filters=filters,
-        sort=sort,
-        order=order,
-        limit=limit,
-        page=cursor_of(request),
+        query=replace(query, page=cursor_of(request)),
         timeframe=timeframe,
         shape=ROW_SHAPES[dataset],
         max_limit=MAX_LIMIT,
@@ -72,14 +66,7 @@ def _listing(
 def trades(
     request: Request,
     ticker: str,
-    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
-    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
-    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
-    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
-    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
-    order: str | None = Query(None, description="desc (default, newest first) or asc"),
-    sort: str | None = Query(None, description="timestamp"),
-    limit: str | None = Query(None, description="default 1000, maximum 50000"),
+    q: TickQuery = Depends(tick_query),
     cursor: str | None = Query(None, description=CURSOR_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -91,10 +78,7 @@ def trades(
         who,
         instrument(ctx, who, ticker),
         "trades",
-        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
-        sort=sort,
-        order=order,
-        limit=limit,
+        query=q,
     )
 
 
@@ -102,14 +86,7 @@ def trades(
 def quotes(
     request: Request,
     ticker: str,
-    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
-    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
-    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
-    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
-    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
-    order: str | None = Query(None, description="desc (default, newest first) or asc"),
-    sort: str | None = Query(None, description="timestamp"),
-    limit: str | None = Query(None, description="default 1000, maximum 50000"),
+    q: TickQuery = Depends(tick_query),
     cursor: str | None = Query(None, description=CURSOR_DOC),
     timeframe: str | None = Query(None, description="live (default) or delayed"),
     ctx: ApiContext = Depends(context),
@@ -124,10 +101,7 @@ def quotes(
         who,
         inst,
         "quotes",
-        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
-        sort=sort,
-        order=order,
-        limit=limit,
+        query=q,
         timeframe=timeframe,
     )
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes
-from ..indicators import indicator_params, indicator_response
+from ..indicators import indicator_query, indicator_response
 from ..options.common import known_contract, option_ticker
 from ..routing import Router
 from .common import known_stock, stock_ticker
@@ -21,17 +21,7 @@ def indicators(
     request: Request,
     indicator: str,
     stocksTicker: str,
-    timestamp: str | None = Query(None, description="YYYY-MM-DD or ms; also .gte/.gt/.lte/.lt"),
-    timespan: str | None = Query(None, description="minute, hour, day (default), week, month, quarter, year"),
-    adjusted: str | None = Query(None),
-    window: str | None = Query(None, description="SMA/EMA default 50, RSI default 14"),
-    short_window: str | None = Query(None, description="MACD, default 12"),
-    long_window: str | None = Query(None, description="MACD, default 26"),
-    signal_window: str | None = Query(None, description="MACD, default 9"),
-    series_type: str | None = Query(None, description="open, high, low or close (default)"),
-    expand_underlying: str | None = Query(None, description="true adds the bars and their aggs URL"),
-    order: str | None = Query(None, description="desc (default) or asc"),
-    limit: str | None = Query(None, description="default 10, maximum 1000"),
+    params: dict[str, str | None] = Depends(indicator_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -45,7 +35,7 @@ def indicators(
         kind=indicator,
         ticker=ticker,
         aggs_prefix="/v1/stocks/aggs",
-        params=indicator_params(request),
+        params=params,
     )
 
 
@@ -59,10 +49,7 @@ def indicators_any(
     request: Request,
     indicator: str,
     ticker: str,
-    timestamp: str | None = Query(None, description="YYYY-MM-DD or ms; also .gte/.gt/.lte/.lt"),
-    timespan: str | None = Query(None, description="minute, hour, day (default), week, month, quarter, year"),
-    window: str | None = Query(None, description="SMA/EMA default 50, RSI default 14"),
-    limit: str | None = Query(None, description="default 10, maximum 1000"),
+    params: dict[str, str | None] = Depends(indicator_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -78,6 +65,4 @@ def indicators_any(
         symbol = stock_ticker(ticker, "ticker")
         known_stock(ctx.services, symbol)
         prefix = "/v1/stocks/aggs"
-    return indicator_response(
-        request, ctx, who, kind=indicator, ticker=symbol, aggs_prefix=prefix, params=indicator_params(request)
-    )
+    return indicator_response(request, ctx, who, kind=indicator, ticker=symbol, aggs_prefix=prefix, params=params)

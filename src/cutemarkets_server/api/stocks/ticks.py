@@ -9,7 +9,7 @@ from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..routing import Router
 from ..shapes import last_trade_compact, stock_last_quote_compact, stock_quote_rows, stock_trade_rows
-from ..ticklists import TIMESTAMP_DOC, horizon, last_tick, list_ticks
+from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
 from .common import known_stock, stock_ticker
 
 router = Router(tags=["stocks"])
@@ -19,15 +19,7 @@ router = Router(tags=["stocks"])
 def trades(
     request: Request,
     stocksTicker: str,
-    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
-    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
-    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
-    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
-    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
-    sort: str | None = Query(None, description="timestamp"),
-    order: str | None = Query(None, description="desc (default, newest first) or asc"),
-    limit: str | None = Query(None, description="default 1000, maximum 10000"),
-    page: str | None = Query(None),
+    q: TickQuery = Depends(tick_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -41,11 +33,7 @@ def trades(
         route="stock_trades",
         dataset="stock_trades",
         ticker=ticker,
-        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
-        sort=sort,
-        order=order,
-        limit=limit,
-        page=page,
+        query=q,
         timeframe=None,
         shape=stock_trade_rows,
     )
@@ -66,15 +54,7 @@ def last_trade(
 def quotes(
     request: Request,
     stocksTicker: str,
-    timestamp: str | None = Query(None, description=TIMESTAMP_DOC),
-    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
-    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
-    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
-    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
-    sort: str | None = Query(None, description="timestamp"),
-    order: str | None = Query(None, description="desc (default, newest first) or asc"),
-    limit: str | None = Query(None, description="default 1000, maximum 10000"),
-    page: str | None = Query(None),
+    q: TickQuery = Depends(tick_query),
     timeframe: str | None = Query(None, description="live (default) or delayed (rows at least 15 minutes old)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -90,11 +70,7 @@ def quotes(
         route="stock_quotes",
         dataset="stock_quotes",
         ticker=ticker,
-        filters={"": timestamp, "gte": timestamp_gte, "gt": timestamp_gt, "lte": timestamp_lte, "lt": timestamp_lt},
-        sort=sort,
-        order=order,
-        limit=limit,
-        page=page,
+        query=q,
         timeframe=timeframe,
         shape=stock_quote_rows,
     )
