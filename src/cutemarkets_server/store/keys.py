@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .sqlite import ThreadLocalSQLite
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -62,29 +60,9 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._con().executescript(_DDL)
-
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
-        return con
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        con = self._con()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        self._db = ThreadLocalSQLite(self.path, _DDL)
+        self._con = self._db.con
+        self._tx = self._db.tx
 
     def create(self, name: str, plan: str, products: tuple[str, ...]) -> tuple[str, ApiKey]:
         """A new key; the clear-text secret is returned once and never stored."""

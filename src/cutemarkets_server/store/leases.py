@@ -6,11 +6,11 @@ same leases. Times are wall-clock seconds (``time.time()``), shared by all proce
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .sqlite import ThreadLocalSQLite
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS ws_leases (
@@ -37,18 +37,7 @@ class LeaseStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._con().executescript(_DDL)
-
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
-        return con
+        self._con = ThreadLocalSQLite(self.path, _DDL).con
 
     def acquire(self, user: str, holder: str, market: str, now: float, ttl_s: float) -> Lease | None:
         """Take the user's lease for ``holder``; returns None while another holder's lease is unexpired."""
