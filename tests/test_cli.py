@@ -116,3 +116,49 @@ def test_run_builds_prints_a_working_key_and_curl_then_serves(tmp_path: Path) ->
         proc.wait(timeout=30)
     # A second run reuses the market and the key.
     assert (tmp_path / "demo-key.txt").stat().st_mode & 0o077 == 0
+
+
+def test_served_logs_never_contain_a_key_sent_in_the_url(market_dir: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    import websockets
+
+    (tmp_path / "lake").symlink_to(market_dir / "lake", target_is_directory=True)
+    key = json.loads(cli("keys", "create", "--name", "logs", "--json", "--data-dir", str(tmp_path))[1])["key"]
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cutemarkets_server.cli",
+            "serve",
+            "--no-live",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/status/", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/tickers/search/", params={"apiKey": key}).status_code == 200
+
+        async def connect() -> str:
+            async with websockets.connect(f"ws://127.0.0.1:{port}/v1/ws/stocks/?api_key={key}") as ws:
+                return str(await ws.recv())
+
+        assert "connected" in asyncio.run(connect())
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "WebSocket /v1/ws/stocks/" in output and "/v1/tickers/search/" in output
+    assert key not in output

@@ -4,6 +4,7 @@ headers on every answer, and an access log that never contains an API key."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 import urllib.parse
 from typing import Any
@@ -33,6 +34,29 @@ def key_from_scope(scope: Scope) -> str | None:
             if k.lower() in _SECRET_PARAMS and v:
                 return v
     return None
+
+
+_KEY_IN_TEXT = re.compile(r"((?:api_?key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactKeys(logging.Filter):
+    """Masks ``apiKey=…``/``api_key=…`` in log records of other libraries (e.g. uvicorn's WebSocket lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _KEY_IN_TEXT.sub(r"\1***", record.msg)
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(_KEY_IN_TEXT.sub(r"\1***", a) if isinstance(a, str) else a for a in args)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactKeys` to the loggers that print request paths (idempotent)."""
+    for name in ("uvicorn.error", "uvicorn.access", "uvicorn"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactKeys) for f in logger.filters):
+            logger.addFilter(RedactKeys())
 
 
 def redacted_query(qs: bytes) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from ..api.middleware import install_log_redaction
 from .config import PING_INTERVAL_S, PING_TIMEOUT_S
 
 
@@ -41,4 +42,6 @@ def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **over
         "ws_per_message_deflate": False,
     }
     options.update(overrides)
-    return uvicorn.Config(app, **options)
+    config = uvicorn.Config(app, **options)
+    install_log_redaction()  # after uvicorn has configured its loggers
+    return config
