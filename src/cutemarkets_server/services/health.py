@@ -39,7 +39,7 @@ def check_database(rt: Runtime) -> ServiceHealth:
     """The query engine answers, the lake manifest is readable and holds data, and the key store answers."""
 
     def probe() -> str | None:
-        rt.engine.one("SELECT 1")
+        rt.engine.ping()
         rt.keys.ping()
         snap = rt.lake.snapshot()
         if not any(snap.by_dataset.values()):

@@ -42,6 +42,10 @@ class DuckEngine:
         rows = self.cursor().execute(sql, list(params)).fetchall()
         return rows[0] if rows else None
 
+    def ping(self) -> None:
+        """A trivial query: the engine answers."""
+        self.one("SELECT 1")
+
     def close(self) -> None:
         self._root.close()
 
