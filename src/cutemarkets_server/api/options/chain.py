@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,31 +24,64 @@ router = Router(tags=["options"])
 CHAIN_SORTS = ("ticker", "expiration_date", "strike_price")
 
 
-def contract_filters(
-    *,
-    contract_type: str | None,
-    expiration_date: str | None,
-    expiration_gte: str | None,
-    expiration_gt: str | None,
-    expiration_lte: str | None,
-    expiration_lt: str | None,
-    strike: str | None,
-    strike_gte: str | None,
-    strike_gt: str | None,
-    strike_lte: str | None,
-    strike_lt: str | None,
-) -> dict:
+@dataclass(frozen=True)
+class ContractFilterParams:
+    """The contract filters of the chain and contract listings, as sent."""
+
+    contract_type: str | None
+    expiration_date: str | None
+    expiration_gte: str | None
+    expiration_gt: str | None
+    expiration_lte: str | None
+    expiration_lt: str | None
+    strike: str | None
+    strike_gte: str | None
+    strike_gt: str | None
+    strike_lte: str | None
+    strike_lt: str | None
+
+
+def contract_filter_params(
+    contract_type: str | None = Query(None, description="call or put"),
+    expiration_date: str | None = Query(None, description="YYYY-MM-DD"),
+    expiration_date_gte: str | None = Query(None, alias="expiration_date.gte"),
+    expiration_date_gt: str | None = Query(None, alias="expiration_date.gt"),
+    expiration_date_lte: str | None = Query(None, alias="expiration_date.lte"),
+    expiration_date_lt: str | None = Query(None, alias="expiration_date.lt"),
+    strike_price: str | None = Query(None),
+    strike_price_gte: str | None = Query(None, alias="strike_price.gte"),
+    strike_price_gt: str | None = Query(None, alias="strike_price.gt"),
+    strike_price_lte: str | None = Query(None, alias="strike_price.lte"),
+    strike_price_lt: str | None = Query(None, alias="strike_price.lt"),
+) -> ContractFilterParams:
+    """The filter parameters both listings take (one declaration for the OpenAPI document)."""
+    return ContractFilterParams(
+        contract_type,
+        expiration_date,
+        expiration_date_gte,
+        expiration_date_gt,
+        expiration_date_lte,
+        expiration_date_lt,
+        strike_price,
+        strike_price_gte,
+        strike_price_gt,
+        strike_price_lte,
+        strike_price_lt,
+    )
+
+
+def contract_filters(f: ContractFilterParams) -> dict:
     """Validated filter state shared by the chain and contract listings (JSON-serialisable)."""
-    ctype = parse_choice("contract_type", contract_type, ("call", "put"))
+    ctype = parse_choice("contract_type", f.contract_type, ("call", "put"))
     lo: dt.date | None = None
     hi: dt.date | None = None
-    if expiration_date:
-        lo = hi = parse_date("expiration_date", expiration_date)
+    if f.expiration_date:
+        lo = hi = parse_date("expiration_date", f.expiration_date)
     for name, raw, shift, is_lo in (
-        ("expiration_date.gte", expiration_gte, 0, True),
-        ("expiration_date.gt", expiration_gt, 1, True),
-        ("expiration_date.lte", expiration_lte, 0, False),
-        ("expiration_date.lt", expiration_lt, -1, False),
+        ("expiration_date.gte", f.expiration_gte, 0, True),
+        ("expiration_date.gt", f.expiration_gt, 1, True),
+        ("expiration_date.lte", f.expiration_lte, 0, False),
+        ("expiration_date.lt", f.expiration_lt, -1, False),
     ):
         if raw:
             d = parse_date(name, raw) + dt.timedelta(days=shift)
@@ -57,13 +91,13 @@ def contract_filters(
                 hi = d if hi is None else min(hi, d)
     state: dict = {"ct": ctype, "elo": lo.isoformat() if lo else None, "ehi": hi.isoformat() if hi else None}
     s_lo, s_lo_incl, s_hi, s_hi_incl = None, True, None, True
-    if strike:
-        s_lo = s_hi = parse_float("strike_price", strike)
+    if f.strike:
+        s_lo = s_hi = parse_float("strike_price", f.strike)
     for name, raw, is_lo, incl in (
-        ("strike_price.gte", strike_gte, True, True),
-        ("strike_price.gt", strike_gt, True, False),
-        ("strike_price.lte", strike_lte, False, True),
-        ("strike_price.lt", strike_lt, False, False),
+        ("strike_price.gte", f.strike_gte, True, True),
+        ("strike_price.gt", f.strike_gt, True, False),
+        ("strike_price.lte", f.strike_lte, False, True),
+        ("strike_price.lt", f.strike_lt, False, False),
     ):
         if raw:
             v = parse_float(name, raw)
@@ -120,17 +154,7 @@ def sorted_page(
 def chain(
     request: Request,
     underlying: str,
-    contract_type: str | None = Query(None, description="call or put"),
-    expiration_date: str | None = Query(None, description="YYYY-MM-DD"),
-    expiration_date_gte: str | None = Query(None, alias="expiration_date.gte"),
-    expiration_date_gt: str | None = Query(None, alias="expiration_date.gt"),
-    expiration_date_lte: str | None = Query(None, alias="expiration_date.lte"),
-    expiration_date_lt: str | None = Query(None, alias="expiration_date.lt"),
-    strike_price: str | None = Query(None),
-    strike_price_gte: str | None = Query(None, alias="strike_price.gte"),
-    strike_price_gt: str | None = Query(None, alias="strike_price.gt"),
-    strike_price_lte: str | None = Query(None, alias="strike_price.lte"),
-    strike_price_lt: str | None = Query(None, alias="strike_price.lt"),
+    filters: ContractFilterParams = Depends(contract_filter_params),
     sort: str | None = Query(None, description="ticker (default), expiration_date or strike_price"),
     order: str | None = Query(None, description="asc (default) or desc"),
     limit: str | None = Query(None, description="Rows per page: default 10, maximum 250"),
@@ -146,19 +170,7 @@ def chain(
         pit = point_in_time(who, as_of)
         state = {
             "u": underlying.strip().upper(),
-            "f": contract_filters(
-                contract_type=contract_type,
-                expiration_date=expiration_date,
-                expiration_gte=expiration_date_gte,
-                expiration_gt=expiration_date_gt,
-                expiration_lte=expiration_date_lte,
-                expiration_lt=expiration_date_lt,
-                strike=strike_price,
-                strike_gte=strike_price_gte,
-                strike_gt=strike_price_gt,
-                strike_lte=strike_price_lte,
-                strike_lt=strike_price_lt,
-            ),
+            "f": contract_filters(filters),
             "s": parse_choice("sort", sort, CHAIN_SORTS, default="ticker"),
             "o": parse_choice("order", order, ("asc", "desc"), default="asc"),
             "l": parse_limit(limit, default=10, maximum=250),

@@ -15,7 +15,7 @@ from ..paging import Pager
 from ..params import parse_bool, parse_choice, parse_date, parse_limit
 from ..routing import Router
 from ..shapes import contract_row
-from .chain import contract_filters, query_from_state, sorted_page
+from .chain import ContractFilterParams, contract_filter_params, contract_filters, query_from_state, sorted_page
 from .common import known_contract, option_ticker
 
 router = Router(tags=["options"])
@@ -32,17 +32,7 @@ def list_contracts(
     underlying_ticker_gt: str | None = Query(None, alias="underlying_ticker.gt"),
     underlying_ticker_lte: str | None = Query(None, alias="underlying_ticker.lte"),
     underlying_ticker_lt: str | None = Query(None, alias="underlying_ticker.lt"),
-    contract_type: str | None = Query(None, description="call or put"),
-    expiration_date: str | None = Query(None),
-    expiration_date_gte: str | None = Query(None, alias="expiration_date.gte"),
-    expiration_date_gt: str | None = Query(None, alias="expiration_date.gt"),
-    expiration_date_lte: str | None = Query(None, alias="expiration_date.lte"),
-    expiration_date_lt: str | None = Query(None, alias="expiration_date.lt"),
-    strike_price: str | None = Query(None),
-    strike_price_gte: str | None = Query(None, alias="strike_price.gte"),
-    strike_price_gt: str | None = Query(None, alias="strike_price.gt"),
-    strike_price_lte: str | None = Query(None, alias="strike_price.lte"),
-    strike_price_lt: str | None = Query(None, alias="strike_price.lt"),
+    filters: ContractFilterParams = Depends(contract_filter_params),
     as_of: str | None = Query(None, description=AS_OF_DATE_DOC),
     expired: str | None = Query(None, description="false (default): unexpired on as_of; true: only expired"),
     sort: str | None = Query(None, description="ticker (default), underlying_ticker, expiration_date, strike_price"),
@@ -65,19 +55,7 @@ def list_contracts(
                 v.strip().upper() if v else None
                 for v in (underlying_ticker_gte, underlying_ticker_gt, underlying_ticker_lte, underlying_ticker_lt)
             ],
-            "f": contract_filters(
-                contract_type=contract_type,
-                expiration_date=expiration_date,
-                expiration_gte=expiration_date_gte,
-                expiration_gt=expiration_date_gt,
-                expiration_lte=expiration_date_lte,
-                expiration_lt=expiration_date_lt,
-                strike=strike_price,
-                strike_gte=strike_price_gte,
-                strike_gt=strike_price_gt,
-                strike_lte=strike_price_lte,
-                strike_lt=strike_price_lt,
-            ),
+            "f": contract_filters(filters),
             "d": day.isoformat(),
             "e": parse_bool("expired", expired, default=False),
             "s": parse_choice("sort", sort, CONTRACT_SORTS, default="ticker"),

@@ -77,7 +77,6 @@ def forward(endpoint: Callable[..., Any], request: Request, ctx: ApiContext, who
     """Call a ``/v1`` route function with this request's query parameters (read under their ``/v1``
     names and aliases); ``given`` supplies path parameters and overrides, ``page`` comes from ``cursor``."""
     kwargs: dict[str, Any] = dict(given)
-    qp = request.query_params
     for name, param in inspect.signature(endpoint).parameters.items():
         if name in kwargs or name == "request":
             continue
@@ -86,8 +85,22 @@ def forward(endpoint: Callable[..., Any], request: Request, ctx: ApiContext, who
         elif name == "page":
             kwargs[name] = cursor_of(request)
         elif isinstance(param.default, fastapi_params.Query):
-            kwargs[name] = qp.get(param.default.alias or name)
+            kwargs[name] = request.query_params.get(param.default.alias or name)
+        elif isinstance(param.default, fastapi_params.Depends) and param.default.dependency is not None:
+            kwargs[name] = _from_query(param.default.dependency, request)
     return endpoint(request, **kwargs)
+
+
+def _from_query(dependency: Callable[..., Any], request: Request) -> Any:
+    """Call a dependency made only of query parameters (e.g. a route's shared filters) with this request's."""
+    qp = request.query_params
+    return dependency(
+        **{
+            name: qp.get(param.default.alias or name)
+            for name, param in inspect.signature(dependency).parameters.items()
+            if isinstance(param.default, fastapi_params.Query)
+        }
+    )
 
 
 def reshape(response: JSONBytes, change: Callable[[dict[str, Any]], None]) -> JSONBytes:
