@@ -88,22 +88,15 @@ def option_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def stock_quote_row(r: dict[str, Any]) -> dict[str, Any]:
-    row = {
-        "ask_exchange": _opt_int(r["ask_exchange"]),
-        "ask_price": num(r["ask_price"]),
-        "ask_size": int(r["ask_size"]),
-        "bid_exchange": _opt_int(r["bid_exchange"]),
-        "bid_price": num(r["bid_price"]),
-        "bid_size": int(r["bid_size"]),
+    """An option quote row's NBBO fields plus the SIP fields stocks carry."""
+    extras = {
         "conditions": [int(c) for c in (r["conditions"] or [])] or None,
         "indicators": [int(c) for c in (r["indicators"] or [])] or None,
         "participant_timestamp": _opt_int(r["participant_timestamp"]),
-        "sequence_number": _opt_int(r["sequence_number"]),
-        "sip_timestamp": int(r["sip_timestamp"]),
         "tape": _opt_int(r["tape"]),
         "trf_timestamp": _opt_int(r["trf_timestamp"]),
     }
-    return {k: v for k, v in row.items() if v is not None}
+    return {**option_quote_row(r), **{k: v for k, v in extras.items() if v is not None}}
 
 
 def stock_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
