@@ -409,19 +409,24 @@ def _option_trades(lake: Lake, uni: _Universe, day: dt.date, schema: str) -> Ite
         t["sequence_number"].to_pylist(),
         strict=True,
     ):
-        yield dbn.TradeMsg(
-            publisher_id=publisher_for(ex, "options", OPRA),
-            instrument_id=iid,
-            ts_event=ts,
-            price=px,
-            size=size,
-            action=dbn.Action.TRADE,
-            side=dbn.Side.NONE,
-            depth=0,
-            ts_recv=ts,
-            flags=dbn.F_LAST,
-            sequence=seq or 0,
-        )
+        yield _trade_msg(publisher_for(ex, "options", OPRA), iid, ts, px, size, seq)
+
+
+def _trade_msg(publisher: int, instrument_id: int, ts: int, price: int, size: int, seq: int | None) -> object:
+    """One DBN trade record (the SIP time stands for both event and receive time)."""
+    return dbn.TradeMsg(
+        publisher_id=publisher,
+        instrument_id=instrument_id,
+        ts_event=ts,
+        price=price,
+        size=size,
+        action=dbn.Action.TRADE,
+        side=dbn.Side.NONE,
+        depth=0,
+        ts_recv=ts,
+        flags=dbn.F_LAST,
+        sequence=seq or 0,
+    )
 
 
 def _quote_fields(t: pa.Table) -> Iterator[tuple]:
@@ -622,19 +627,7 @@ def _stock_trades(lake: Lake, uni: _Universe, day: dt.date, schema: str) -> Iter
         t["sequence_number"].to_pylist(),
         strict=True,
     ):
-        yield dbn.TradeMsg(
-            publisher_id=_stock_publisher(ex, trf),
-            instrument_id=uni.stock_ids[ticker],
-            ts_event=ts,
-            price=px,
-            size=size,
-            action=dbn.Action.TRADE,
-            side=dbn.Side.NONE,
-            depth=0,
-            ts_recv=ts,
-            flags=dbn.F_LAST,
-            sequence=seq or 0,
-        )
+        yield _trade_msg(_stock_publisher(ex, trf), uni.stock_ids[ticker], ts, px, size, seq)
 
 
 def _stock_mbp1(lake: Lake, uni: _Universe, day: dt.date, schema: str) -> Iterator[object]:
