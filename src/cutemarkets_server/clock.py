@@ -40,22 +40,15 @@ class ReplayClock:
         self.end_ns = int(end_ns)
         self.speed = speed
         self._anchor: float | None = None
-        self._anchor_wall_ns: int | None = None
         self._reached = self.start_ns
 
     @property
     def paced(self) -> bool:
         return self.speed is not None
 
-    @property
-    def anchor_wall_ns(self) -> int | None:
-        """Wall-clock nanoseconds at which the replay started (None before :meth:`start`)."""
-        return self._anchor_wall_ns
-
     def start(self) -> None:
         if self._anchor is None:
             self._anchor = time.monotonic()
-            self._anchor_wall_ns = time.time_ns()
 
     def advance_to(self, now_ns: int) -> None:
         """Move an unpaced clock forward (never backward, never past the end)."""

@@ -37,9 +37,6 @@ class Caller:
     def today(self) -> dt.date:
         return et_date(self.now_ns)
 
-    def has(self, product: str) -> bool:
-        return product in self.key.products
-
     def require_product(self, product: str) -> None:
         if product not in self.key.products:
             raise ApiError(
@@ -50,10 +47,6 @@ class Caller:
     def require_quotes(self) -> None:
         if not self.plan.quotes:
             raise ApiError("forbidden", "This endpoint requires a Expert Plan subscription.")
-
-    def require_websocket(self) -> None:
-        if not self.plan.websocket:
-            raise ApiError("forbidden", "WebSocket streams require a Expert Plan subscription.")
 
     @property
     def lookback_floor(self) -> dt.date:

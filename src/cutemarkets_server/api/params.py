@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from ..market.timestamps import NS_PER_S, et_midnight_ns, ns_from_datetime
 from .errors import bad_request
 
-RANGE_OPS = ("gte", "gt", "lte", "lt")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<frac>\d{1,9}))?)?"

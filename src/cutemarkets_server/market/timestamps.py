@@ -45,12 +45,3 @@ def et_midnight_ns(day: dt.date) -> int:
 def et_date(ns: int) -> dt.date:
     """The Eastern Time calendar day an instant falls on."""
     return datetime_from_ns(ns, ET).date()
-
-
-def ns_to_ms(ns: int) -> int:
-    return int(ns) // NS_PER_MS
-
-
-def rfc3339(ns: int) -> str:
-    """RFC 3339 UTC text with microseconds, e.g. ``2026-05-06T13:30:00.123456Z``."""
-    return datetime_from_ns(ns).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -56,9 +56,6 @@ class Contract:
     delist_date: dt.date | None = None
     adjusted_from: str | None = None
 
-    def listed_on(self, day: dt.date) -> bool:
-        return self.list_date <= day <= self.expiration and (self.delist_date is None or day < self.delist_date)
-
     @property
     def cfi(self) -> str:
         return "OCASPS" if self.contract_type == "call" else "OPASPS"

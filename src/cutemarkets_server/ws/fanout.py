@@ -39,7 +39,6 @@ class Subscriber:
         self.unpaced = False  # an unpaced replay no longer waits for this one
         self.close_request: tuple[int, str] | None = None
         self.close_event = asyncio.Event()
-        self.frames_sent = 0
         self.trace: list[list[int]] | None = None  # enqueue times per send (benchmarks)
 
     def __hash__(self) -> int:
@@ -113,7 +112,6 @@ class Subscriber:
             item = self.take()
             if item is not None:
                 await send_text(item[0].decode())
-                self.frames_sent += 1
                 if self.trace is not None:
                     self.trace.append(item[1])
                 item = None  # an idle connection keeps no frame alive
