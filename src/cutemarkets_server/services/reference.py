@@ -117,22 +117,30 @@ class ReferenceData:
             )
         return _latest_per_ticker(t.filter(mask))
 
+    def contract_records(self, ticker: str) -> list[dict]:
+        """Every listing record of ``ticker``, oldest first (from a per-ticker index of the fold)."""
+        key = ("contract_index", *self._generation("option_contracts"))
+
+        def build() -> dict[str, list[dict]]:
+            index: dict[str, list[dict]] = {}
+            for row in self.contract_intervals().sort_by("valid_from").to_pylist():
+                index.setdefault(row["ticker"], []).append(row)
+            return index
+
+        return self.cache.get_or_compute(key, build).get(ticker, [])
+
     def contract(self, ticker: str, day: dt.date | None) -> dict | None:
         """The record of ``ticker`` in force on ``day``; with ``day=None`` its latest record."""
-        t = self.contract_intervals()
-        if t.num_rows == 0:
-            return None
-        rows = t.filter(pc.equal(t["ticker"], ticker))
-        if rows.num_rows == 0:
-            return None
+        records = self.contract_records(ticker)
         if day is None:
-            return rows.sort_by([("valid_from", "descending")]).slice(0, 1).to_pylist()[0]
-        on = rows.filter(_valid_on(rows, day))
-        return on.to_pylist()[0] if on.num_rows else None
+            return records[-1] if records else None
+        for rec in records:
+            if rec["valid_from"] <= day and (rec["valid_to"] is None or day < rec["valid_to"]):
+                return rec
+        return None
 
     def contract_known(self, ticker: str) -> bool:
-        t = self.contract_intervals()
-        return t.num_rows > 0 and pc.any(pc.equal(t["ticker"], ticker)).as_py() is True
+        return bool(self.contract_records(ticker))
 
     # -- stock tickers ---------------------------------------------------------------------------
     def ticker_intervals(self) -> pa.Table:
