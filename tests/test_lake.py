@@ -12,7 +12,7 @@ import pytest
 
 from cutemarkets_server.ingest.pipeline import Ingestor
 from cutemarkets_server.market.timestamps import et_ns
-from cutemarkets_server.store.lake import Lake, PartitionWriteError
+from cutemarkets_server.store.lake import sidecar_path, Lake, PartitionWriteError
 
 DAY = dt.date(2025, 11, 26)
 
@@ -58,8 +58,9 @@ def test_failure_mid_write_leaves_the_old_partition_served(tmp_path: Path) -> No
         lake.write_partition("stock_trades", DAY, broken(), source="second", presorted=True)
     assert lake.snapshot().partition("stock_trades", DAY) == old
     assert read(lake, "stock_trades") == [1.0, 2.0]
-    leftovers = [p.name for p in (tmp_path / "stock_trades" / DAY.isoformat()).iterdir()]
-    assert leftovers == [Path(old.files[0]).name], "no temporary file may be left behind"
+    leftovers = sorted(p.name for p in (tmp_path / "stock_trades" / DAY.isoformat()).iterdir())
+    kept = Path(old.files[0])
+    assert leftovers == sorted([kept.name, sidecar_path(kept).name]), "no temporary file may be left behind"
 
 
 def test_replacing_a_day_switches_atomically_and_keeps_the_old_file_for_readers(tmp_path: Path) -> None:

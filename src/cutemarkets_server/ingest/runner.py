@@ -185,6 +185,8 @@ class IngestRunner:
                     )
                 progress.update(task, description="reference data")
                 rebuild_reference(self.lake, self.state)
+                progress.update(task, description="packing bars")
+                self.lake.compact()
                 progress.update(task, description="done", completed=total or 1)
             shutil.rmtree(self.workdir, ignore_errors=True)
         summary.seconds = time.perf_counter() - started

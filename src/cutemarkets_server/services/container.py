@@ -23,8 +23,8 @@ class Services:
     stocks: StockMarket
 
     @classmethod
-    def build(cls, rt: Runtime) -> Services:
-        store = MarketStore(rt.lake, rt.engine)
+    def build(cls, rt: Runtime, store: MarketStore | None = None) -> Services:
+        store = store or MarketStore(rt.lake, rt.engine)
         reference = ReferenceData(store, rt.cache)
         bars = BarService(store, reference, rt.calendar)
         return cls(

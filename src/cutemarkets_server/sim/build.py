@@ -160,6 +160,7 @@ def build_market(
     finally:
         outcomes.close()
     _drop_stale(lake, rec)
+    lake.compact()
     lake.set_meta(META_KEY, market_meta(plan))
     return BuildReport(
         data_dir=data_dir,

@@ -4,6 +4,12 @@ A partition is written to a temporary file, flushed to disk and renamed to a con
 (``{dataset}/{YYYY-MM-DD}/{sha256[:16]}.parquet``); only then does one SQLite transaction point the
 manifest at it. Readers therefore never see a half-written day: until the switch they keep reading
 the previous file, which stays on disk for a grace period after it is superseded.
+
+The same transaction records the file's row index (``runs``: where each ticker's rows of the day
+sit), and tick files get a ``.last.parquet`` sidecar with each ticker's last row of the day, so a
+reader opens only the row groups it returns. Bar datasets are also kept in *packs*: one sorted file
+per month or year, built by :meth:`Lake.compact` beside the day files and valid only while every
+member day is unchanged, so a long range of one ticker is one read.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .schemas import Dataset, dataset
+from .rowindex import Run, merge_runs, table_runs
+from .schemas import ALL, Dataset, dataset
 
 SUPERSEDED_GRACE_S = 600.0
 
@@ -48,7 +55,32 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS runs (
+    dataset   TEXT NOT NULL,
+    ticker    TEXT NOT NULL,
+    day       TEXT NOT NULL,
+    file      TEXT NOT NULL,
+    first_row INTEGER NOT NULL,
+    rows      INTEGER NOT NULL,
+    min_ts    INTEGER,
+    max_ts    INTEGER,
+    ordinal   INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_by_ticker ON runs(dataset, ticker, day);
+CREATE INDEX IF NOT EXISTS runs_by_file ON runs(file);
+CREATE TABLE IF NOT EXISTS packs (
+    dataset    TEXT NOT NULL,
+    period     TEXT NOT NULL,
+    file       TEXT NOT NULL,
+    members    TEXT NOT NULL,
+    rows       INTEGER NOT NULL,
+    bytes      INTEGER NOT NULL,
+    written_at TEXT NOT NULL,
+    PRIMARY KEY (dataset, period)
+);
 """
+
+RUNS_VERSION = "1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +95,39 @@ class Partition:
     written_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A read-optimised copy of several day partitions of one dataset (one period), sorted by
+    (ticker, time). It is used only while every member day still has the content it was built from."""
+
+    dataset: str
+    period: str
+    file: str  # relative to the lake root
+    days: tuple[dt.date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """One ticker's rows of one day in one file (see :mod:`.rowindex`)."""
+
+    ticker: str
+    day: dt.date
+    file: str  # absolute path
+    first_row: int
+    rows: int
+    min_ts: int | None
+    max_ts: int | None
+    ordinal: int | None  # row of the run's last row in the file's ``.last`` sidecar, if it has one
+
+
 @dataclass(frozen=True)
 class ManifestSnapshot:
-    """An immutable view of every partition at one moment."""
+    """An immutable view of every partition (and every still-valid pack) at one moment."""
 
     generation: tuple[int, int]
     by_dataset: dict[str, dict[dt.date, Partition]]
+    packs: dict[str, dict[dt.date, Pack]] = field(default_factory=dict)  # dataset → day → pack holding it
+    live_files: frozenset[str] = frozenset()  # relative paths of every file a reader may use
 
     def days(self, name: str) -> list[dt.date]:
         return sorted(self.by_dataset.get(name, {}))
@@ -104,8 +163,11 @@ class Lake:
         self.manifest_path = self.root / "manifest.sqlite"
         self._lock = threading.Lock()
         self._snapshot: ManifestSnapshot | None = None
+        self._local = threading.local()
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
+        if self.get_meta("runs_version") != RUNS_VERSION:
+            self._backfill_runs()
 
     # -- manifest ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -116,6 +178,15 @@ class Lake:
             yield con
         finally:
             con.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection to the manifest (index look-ups on the hot path)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.manifest_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA query_only=1")
+            self._local.con = con
+        return con
 
     def _stamp(self) -> tuple[int, int]:
         try:
@@ -135,15 +206,28 @@ class Lake:
             if self._snapshot is not None and self._snapshot.generation == stamp:
                 return self._snapshot
             by_dataset: dict[str, dict[dt.date, Partition]] = {}
+            live: set[str] = set()
             with self._connect() as con:
                 rows = con.execute(
                     "SELECT dataset, day, files, rows, bytes, sha256, source, written_at FROM partitions"
                 ).fetchall()
+                pack_rows = con.execute("SELECT dataset, period, file, members FROM packs").fetchall()
             for name, day, files, nrows, nbytes, sha, source, written in rows:
                 d = dt.date.fromisoformat(day)
-                abs_files = tuple(str(self.root / f) for f in json.loads(files))
+                rel = json.loads(files)
+                live.update(rel)
+                abs_files = tuple(str(self.root / f) for f in rel)
                 by_dataset.setdefault(name, {})[d] = Partition(name, d, abs_files, nrows, nbytes, sha, source, written)
-            self._snapshot = ManifestSnapshot(stamp, by_dataset)
+            packs: dict[str, dict[dt.date, Pack]] = {}
+            for name, period, file, members in pack_rows:
+                wanted = {dt.date.fromisoformat(k): v for k, v in json.loads(members).items()}
+                parts = by_dataset.get(name, {})
+                if all(d in parts and parts[d].sha256 == sha for d, sha in wanted.items()):
+                    pack = Pack(name, period, file, tuple(sorted(wanted)))
+                    live.add(file)
+                    for d in pack.days:
+                        packs.setdefault(name, {})[d] = pack
+            self._snapshot = ManifestSnapshot(stamp, by_dataset, packs, frozenset(live))
             return self._snapshot
 
     def get_meta(self, key: str) -> str | None:
@@ -154,6 +238,61 @@ class Lake:
     def set_meta(self, key: str, value: str) -> None:
         with self._connect() as con:
             con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- the row index ---------------------------------------------------------------------------
+    def runs(
+        self,
+        snap: ManifestSnapshot,
+        name: str,
+        tickers: Iterable[str],
+        first: dt.date | None = None,
+        last: dt.date | None = None,
+        *,
+        packed: bool = False,
+    ) -> list[RunRef]:
+        """Where ``tickers`` have rows of ``name`` on days in [first, last], one run per (ticker, day),
+        ordered by ticker then day. With ``packed``, days held by a valid pack are read from the pack
+        (one ticker over many days); otherwise from their day partition (many tickers on one day)."""
+        wanted = sorted(set(tickers))
+        if not wanted:
+            return []
+        lo = first.isoformat() if first else "0000-00-00"
+        hi = last.isoformat() if last else "9999-99-99"
+        marks = ",".join("?" * len(wanted))
+        rows = self._reader().execute(
+            "SELECT ticker, day, file, first_row, rows, min_ts, max_ts, ordinal FROM runs "
+            f"WHERE dataset = ? AND ticker IN ({marks}) AND day >= ? AND day <= ? ORDER BY ticker, day",
+            [name, *wanted, lo, hi],
+        ).fetchall()
+        parts = snap.by_dataset.get(name, {})
+        packs = snap.packs.get(name, {}) if packed else {}
+        out: list[RunRef] = []
+        for ticker, day, file, first_row, nrows, min_ts, max_ts, ordinal in rows:
+            d = dt.date.fromisoformat(day)
+            pack = packs.get(d)
+            if pack is not None:
+                if file != pack.file:
+                    continue
+            else:
+                part = parts.get(d)
+                if part is None or str(self.root / file) not in part.files:
+                    continue
+            out.append(RunRef(ticker, d, str(self.root / file), first_row, nrows, min_ts, max_ts, ordinal))
+        return out
+
+    def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:
+        """Rows per ticker over every current day partition of ``name`` (tickers starting with ``prefix``)."""
+        parts = snap.by_dataset.get(name, {})
+        current = {f for p in parts.values() for f in p.files}
+        totals: dict[str, int] = {}
+        rows = self._reader().execute(
+            "SELECT ticker, file, rows FROM runs WHERE dataset = ? AND ticker >= ? AND ticker < ?",
+            [name, prefix, prefix + "\U0010ffff"],
+        )
+        for ticker, file, nrows in rows:
+            if str(self.root / file) in current:
+                totals[ticker] = totals.get(ticker, 0) + int(nrows)
+        return totals
 
     # -- writes --------------------------------------------------------------------------------
     def partition_dir(self, name: str, day: dt.date) -> Path:
@@ -175,15 +314,20 @@ class Lake:
         ds = dataset(name)
         directory = self.partition_dir(name, day)
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
+        token = uuid.uuid4().hex
+        tmp = directory / f".tmp-{token}.parquet"
+        tmp_last = directory / f".tmp-{token}.last.parquet"
         try:
-            rows, digest = self._write_file(ds, data, tmp, presorted=presorted)
+            rows, digest, runs = self._write_file(ds, data, tmp, tmp_last, day=day, presorted=presorted)
             final = directory / f"{digest[:16]}.parquet"
+            if tmp_last.exists():
+                os.replace(tmp_last, sidecar_path(final))
             os.replace(tmp, final)
             _fsync_dir(directory)
         except BaseException as exc:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            for leftover in (tmp, tmp_last):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
             if isinstance(exc, Exception):
                 raise PartitionWriteError(f"writing {name} {day}: {exc}") from exc
             raise
@@ -198,14 +342,23 @@ class Lake:
             source,
             dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        self._commit(part, [rel])
+        self._commit(part, [rel], runs)
         return part
 
     def _write_file(
-        self, ds: Dataset, data: pa.Table | Iterable[pa.Table], path: Path, *, presorted: bool
-    ) -> tuple[int, str]:
+        self,
+        ds: Dataset,
+        data: pa.Table | Iterable[pa.Table],
+        path: Path,
+        last_path: Path,
+        *,
+        day: dt.date,
+        presorted: bool,
+    ) -> tuple[int, str, list[Run]]:
         tables = [data] if isinstance(data, pa.Table) else data
         rows = 0
+        runs: list[Run] = []
+        lasts: list[pa.Table] = []
         writer: pq.ParquetWriter | None = None
         try:
             for table in tables:
@@ -216,20 +369,32 @@ class Lake:
                     writer = _parquet_writer(path, ds)
                 if table.num_rows:
                     writer.write_table(table, row_group_size=ds.row_group_size)
+                    more = table_runs(table, day, ds.time_column, offset=rows)
+                    if ds.keeps_last:
+                        ends = [r.first_row - rows + r.rows - 1 for r in more]
+                        if runs and more and runs[-1].ticker == more[0].ticker:
+                            lasts[-1] = lasts[-1].slice(0, lasts[-1].num_rows - 1)  # the run goes on
+                        lasts.append(table.take(pa.array(ends, pa.int64())))
+                    merge_runs(runs, more)
                 rows += table.num_rows
             if writer is None:
                 writer = _parquet_writer(path, ds)
         finally:
             if writer is not None:
                 writer.close()
+        if ds.keeps_last:
+            for i, run in enumerate(runs):
+                run.ordinal = i
+            last = pa.concat_tables(lasts) if lasts else ds.schema.empty_table()
+            pq.write_table(last, last_path, compression="zstd", compression_level=1, row_group_size=4096)
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
             os.fsync(fh.fileno())
-        return rows, h.hexdigest()
+        return rows, h.hexdigest(), runs
 
-    def _commit(self, part: Partition, rel_files: list[str]) -> None:
+    def _commit(self, part: Partition, rel_files: list[str], runs: list[Run]) -> None:
         now = time.time()
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
@@ -251,6 +416,7 @@ class Lake:
                         part.written_at,
                     ),
                 )
+                _record_runs(con, part.dataset, rel_files[0], runs)
                 if old:
                     for f in json.loads(old[0]):
                         if f not in rel_files:
@@ -280,25 +446,148 @@ class Lake:
         with self._connect() as con:
             stale = con.execute("SELECT path FROM superseded WHERE at < ?", (before,)).fetchall()
             live = {f for (files,) in con.execute("SELECT files FROM partitions").fetchall() for f in json.loads(files)}
+            live |= {f for (f,) in con.execute("SELECT file FROM packs").fetchall()}
             for (path,) in stale:
                 if path not in live:
-                    with contextlib.suppress(FileNotFoundError):
-                        (self.root / path).unlink()
+                    for victim in (self.root / path, sidecar_path(self.root / path)):
+                        with contextlib.suppress(FileNotFoundError):
+                            victim.unlink()
+                    con.execute("DELETE FROM runs WHERE file = ?", (path,))
                 con.execute("DELETE FROM superseded WHERE path = ?", (path,))
+
+    # -- packs -----------------------------------------------------------------------------------
+    def compact(self, name: str | None = None) -> int:
+        """Build the packs that are missing or out of date (every dataset with a pack period, or
+        ``name``). Each pack covers one period, is written beside the day files and switched in by
+        one transaction, so the work per step is bounded and readers never see a partial pack."""
+        names = [name] if name else [n for n, ds in ALL.items() if ds.pack_period]
+        built = 0
+        for n in names:
+            ds = dataset(n)
+            if not ds.pack_period:
+                continue
+            snap = self.snapshot()
+            periods: dict[str, list[Partition]] = {}
+            for day, part in sorted(snap.by_dataset.get(n, {}).items()):
+                periods.setdefault(_period(day, ds.pack_period), []).append(part)
+            held = snap.packs.get(n, {})
+            for period, parts in periods.items():
+                if len(parts) < 2 or all(p.day in held and held[p.day].period == period for p in parts):
+                    continue
+                self._write_pack(ds, period, parts)
+                built += 1
+        return built
+
+    def _write_pack(self, ds: Dataset, period: str, parts: list[Partition]) -> None:
+        assert ds.time_column is not None
+        directory = self.root / ds.name / "_packs" / period
+        directory.mkdir(parents=True, exist_ok=True)
+        tables = []
+        for p in parts:
+            t = pq.read_table(p.files[0])
+            tables.append(t.append_column("__day", pa.array([p.day.toordinal()] * t.num_rows, pa.int32())))
+        table = pa.concat_tables(tables).sort_by([("ticker", "ascending"), ("__day", "ascending")])
+        ordinals = table["__day"].to_numpy()
+        table = table.drop_columns(["__day"])
+        runs = table_runs(table, parts[0].day, ds.time_column, ordinals=ordinals)
+        tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
+        try:
+            writer = _parquet_writer(tmp, ds)
+            try:
+                writer.write_table(table, row_group_size=ds.row_group_size)
+            finally:
+                writer.close()
+            h = hashlib.sha256()
+            with open(tmp, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+                os.fsync(fh.fileno())
+            final = directory / f"{h.hexdigest()[:16]}.parquet"
+            os.replace(tmp, final)
+            _fsync_dir(directory)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        rel = str(final.relative_to(self.root))
+        members = json.dumps({p.day.isoformat(): p.sha256 for p in parts}, sort_keys=True)
+        now = time.time()
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                old = con.execute("SELECT file FROM packs WHERE dataset = ? AND period = ?", (ds.name, period)).fetchone()
+                con.execute(
+                    "INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ds.name,
+                        period,
+                        rel,
+                        members,
+                        table.num_rows,
+                        final.stat().st_size,
+                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    ),
+                )
+                _record_runs(con, ds.name, rel, runs)
+                if old and old[0] != rel:
+                    con.execute("INSERT OR REPLACE INTO superseded VALUES (?, ?)", (old[0], now))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- upgrades --------------------------------------------------------------------------------
+    def _backfill_runs(self) -> None:
+        """Index the day files of a lake written before the row index existed (once)."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT p.dataset, p.day, p.files FROM partitions p WHERE NOT EXISTS "
+                "(SELECT 1 FROM runs r WHERE r.dataset = p.dataset AND r.day = p.day)"
+            ).fetchall()
+        for name, day, files in rows:
+            ds = ALL.get(name)
+            if ds is None or "ticker" not in ds.schema.names:
+                continue
+            rel = json.loads(files)[0]
+            columns = ["ticker"] + ([ds.time_column] if ds.time_column else [])
+            table = pq.read_table(self.root / rel, columns=columns)
+            runs = table_runs(table, dt.date.fromisoformat(day), ds.time_column)
+            with self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                _record_runs(con, name, rel, runs)
+                con.execute("COMMIT")
+        self.set_meta("runs_version", RUNS_VERSION)
+
+
+def sidecar_path(path: Path) -> Path:
+    """The file holding the last row of each run of a day file (tick datasets)."""
+    return path.with_name(path.name.removesuffix(".parquet") + ".last.parquet")
+
+
+def _record_runs(con: sqlite3.Connection, name: str, rel: str, runs: list[Run]) -> None:
+    con.execute("DELETE FROM runs WHERE file = ?", (rel,))
+    con.executemany(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(name, r.ticker, r.day.isoformat(), rel, r.first_row, r.rows, r.min_ts, r.max_ts, r.ordinal) for r in runs],
+    )
+
+
+def _period(day: dt.date, unit: str) -> str:
+    return f"{day.year:04d}" if unit == "year" else f"{day.year:04d}-{day.month:02d}"
 
 
 def conform(ds: Dataset, table: pa.Table) -> pa.Table:
     """Select and cast ``table``'s columns to the dataset schema (missing nullable columns become null)."""
     cols = []
-    for field in ds.schema:
-        if field.name in table.column_names:
-            col = table[field.name]
-            if col.type != field.type:
-                col = col.cast(field.type)
-        elif field.nullable:
-            col = pa.nulls(table.num_rows, field.type)
+    for f in ds.schema:
+        if f.name in table.column_names:
+            col = table[f.name]
+            if col.type != f.type:
+                col = col.cast(f.type)
+        elif f.nullable:
+            col = pa.nulls(table.num_rows, f.type)
         else:
-            raise ValueError(f"{ds.name}: required column {field.name!r} is missing")
+            raise ValueError(f"{ds.name}: required column {f.name!r} is missing")
         cols.append(col)
     return pa.Table.from_arrays(cols, schema=ds.schema)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 CONDITIONS = pa.list_(pa.int16())
+# Small row groups: a lookup decodes a few thousand rows around the ones it returns, not 65k.
+TICK_ROW_GROUP = 8_192
 DELIVERABLE = pa.list_(pa.struct([("type", pa.string()), ("underlying", pa.string()), ("amount", pa.float64())]))
 
 
@@ -24,6 +26,8 @@ class Dataset:
     time_column: str | None
     row_group_size: int = 65_536
     description: str = ""
+    keeps_last: bool = False  # day files get a sidecar with each ticker's last row (point-in-time state)
+    pack_period: str | None = None  # "month" | "year": bar datasets are also kept in sorted packs
 
     @property
     def columns(self) -> list[str]:
@@ -55,6 +59,8 @@ STOCK_TRADES = Dataset(
     ),
     sort_keys=("ticker", "sip_timestamp", "sequence_number"),
     time_column="sip_timestamp",
+    row_group_size=TICK_ROW_GROUP,
+    keeps_last=True,
     description="SIP stock trades (ns timestamps, Polygon condition ids)",
 )
 
@@ -80,6 +86,8 @@ STOCK_QUOTES = Dataset(
     ),
     sort_keys=("ticker", "sip_timestamp", "sequence_number"),
     time_column="sip_timestamp",
+    row_group_size=TICK_ROW_GROUP,
+    keeps_last=True,
     description="SIP stock NBBO quotes",
 )
 
@@ -100,6 +108,8 @@ OPTION_TRADES = Dataset(
     ),
     sort_keys=("ticker", "sip_timestamp", "sequence_number"),
     time_column="sip_timestamp",
+    row_group_size=TICK_ROW_GROUP,
+    keeps_last=True,
     description="OPRA option trades",
 )
 
@@ -120,6 +130,8 @@ OPTION_QUOTES = Dataset(
     ),
     sort_keys=("ticker", "sip_timestamp", "sequence_number"),
     time_column="sip_timestamp",
+    row_group_size=TICK_ROW_GROUP,
+    keeps_last=True,
     description="OPRA option NBBO quotes",
 )
 
@@ -138,14 +150,22 @@ _AGG_SCHEMA = pa.schema(
 )
 
 
-def _aggs(name: str, what: str) -> Dataset:
-    return Dataset(name, _AGG_SCHEMA, ("ticker", "window_start"), "window_start", description=what)
+def _aggs(name: str, what: str, period: str) -> Dataset:
+    return Dataset(
+        name,
+        _AGG_SCHEMA,
+        ("ticker", "window_start"),
+        "window_start",
+        row_group_size=TICK_ROW_GROUP,
+        description=what,
+        pack_period=period,
+    )
 
 
-STOCK_MINUTE_AGGS = _aggs("stock_minute_aggs", "one-minute stock bars (window_start = minute start, ns)")
-STOCK_DAY_AGGS = _aggs("stock_day_aggs", "daily stock bars (window_start = 00:00 ET, ns)")
-OPTION_MINUTE_AGGS = _aggs("option_minute_aggs", "one-minute option bars")
-OPTION_DAY_AGGS = _aggs("option_day_aggs", "daily option bars (window_start = 00:00 ET, ns)")
+STOCK_MINUTE_AGGS = _aggs("stock_minute_aggs", "one-minute stock bars (window_start = minute start, ns)", "month")
+STOCK_DAY_AGGS = _aggs("stock_day_aggs", "daily stock bars (window_start = 00:00 ET, ns)", "year")
+OPTION_MINUTE_AGGS = _aggs("option_minute_aggs", "one-minute option bars", "month")
+OPTION_DAY_AGGS = _aggs("option_day_aggs", "daily option bars (window_start = 00:00 ET, ns)", "year")
 
 OPTION_CONTRACTS = Dataset(
     "option_contracts",
