@@ -12,7 +12,7 @@ import pytest
 
 from cutemarkets_server.ingest.pipeline import Ingestor
 from cutemarkets_server.market.timestamps import et_ns
-from cutemarkets_server.store.lake import sidecar_path, Lake, PartitionWriteError
+from cutemarkets_server.store.lake import Lake, PartitionWriteError, sidecar_path
 
 DAY = dt.date(2025, 11, 26)
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningServer, auth, start_server
-from legacy_store import LegacyMarketStore
 
 from cutemarkets_server.market.timestamps import et_ns
+from legacy_store import LegacyMarketStore
+
+from conftest import RunningServer, auth, start_server
 
 SESSIONS = [dt.date(2025, 11, 25), dt.date(2025, 11, 28), dt.date(2025, 12, 1), dt.date(2025, 12, 2)]
 
@@ -74,8 +75,12 @@ def _requests(server: RunningServer) -> list[tuple[str, dict[str, Any]]]:
                 out.append(
                     (
                         f"/v1/options/{kind}/{c}/",
-                        {"limit": 100, "order": order, "timestamp.gte": "2025-12-01T15:00:00Z",
-                         "timestamp.lt": "2025-12-01T19:00:00Z"},
+                        {
+                            "limit": 100,
+                            "order": order,
+                            "timestamp.gte": "2025-12-01T15:00:00Z",
+                            "timestamp.lt": "2025-12-01T19:00:00Z",
+                        },
                     )
                 )
             out.append((f"/v1/options/{kind}/{c}/", {"timestamp": "2025-11-28", "limit": 50}))

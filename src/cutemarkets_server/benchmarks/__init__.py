@@ -17,6 +17,8 @@ SUITES: dict[str, tuple[str, str]] = {
     "greeks": ("greeks", "IV + greeks throughput beside py_vollib_vectorized on the same inputs"),
     "websocket": ("websocket", "events/s, delivery latency and memory per connection: one replay to 100 subscribers"),
     "stocks": ("stocks", "grouped daily and snapshot-all over HTTP beside the raw DuckDB queries for the same rows"),
+    "access": ("access", "tick, bar, chain and snapshot answers beside the best read of the same rows; throughput"),
+    "growth": ("growth", "the same requests on a 30-session and a 300-session lake; appending a day to each"),
     "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
 }
 

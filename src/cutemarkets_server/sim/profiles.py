@@ -2,6 +2,7 @@
 
 * ``default`` - seven underlyings, 30 tick sessions and a year of daily bars (about a minute to build).
 * ``test`` - a few tickers, 8 tick sessions, 80 daily sessions and a few hundred contracts (seconds).
+* ``history`` - SPY alone over 300 tick sessions, lighter per day (benchmarks of growth with history).
 * ``tiny`` - the smallest market that still holds every feature (for build-determinism checks).
 * ``bench`` - SPY with thousands of contracts and over 20 million option quotes over a month, for benchmarks.
 
@@ -119,6 +120,20 @@ PROFILES: dict[str, Profile] = {
             option_quotes_per_day=1_050_000,
             option_trades_per_day=150_000,
             chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=3.0, step_scale=1.0),
+        ),
+        Profile(
+            name="history",
+            stocks=("SPY",),
+            option_underlyings=("SPY",),
+            tick_sessions=300,
+            daily_sessions=320,
+            split=SplitPlan("NVDA", offset=3),  # NVDA is not in this market: no split
+            name_change=NameChange("SPY", offset=5, new_name="SPDR S&P 500 ETF"),
+            stock_quotes_per_day=8_000,
+            stock_trades_per_day=8_000,
+            option_quotes_per_day=60_000,
+            option_trades_per_day=6_000,
+            chain=ChainShape(daily_sessions=5, weekly_weeks=4, monthly_months=6, strike_sigmas=2.0, step_scale=2.0),
         ),
     )
 }

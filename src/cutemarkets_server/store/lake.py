@@ -259,11 +259,15 @@ class Lake:
         lo = first.isoformat() if first else "0000-00-00"
         hi = last.isoformat() if last else "9999-99-99"
         marks = ",".join("?" * len(wanted))
-        rows = self._reader().execute(
-            "SELECT ticker, day, file, first_row, rows, min_ts, max_ts, ordinal FROM runs "
-            f"WHERE dataset = ? AND ticker IN ({marks}) AND day >= ? AND day <= ? ORDER BY ticker, day",
-            [name, *wanted, lo, hi],
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT ticker, day, file, first_row, rows, min_ts, max_ts, ordinal FROM runs "
+                f"WHERE dataset = ? AND ticker IN ({marks}) AND day >= ? AND day <= ? ORDER BY ticker, day",
+                [name, *wanted, lo, hi],
+            )
+            .fetchall()
+        )
         parts = snap.by_dataset.get(name, {})
         packs = snap.packs.get(name, {}) if packed else {}
         out: list[RunRef] = []
@@ -515,7 +519,9 @@ class Lake:
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                old = con.execute("SELECT file FROM packs WHERE dataset = ? AND period = ?", (ds.name, period)).fetchone()
+                old = con.execute(
+                    "SELECT file FROM packs WHERE dataset = ? AND period = ?", (ds.name, period)
+                ).fetchone()
                 con.execute(
                     "INSERT OR REPLACE INTO packs VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (

@@ -93,15 +93,12 @@ class MarketStore:
 
     def _trim(self, name: str, runs: Sequence[RunRef], lo: int | None, hi: int | None) -> list[_Span]:
         """Each run narrowed to its rows with lo <= time < hi (runs are sorted by time)."""
-        keep: list[RunRef] = []
-        for r in runs:
-            if r.min_ts is None or r.max_ts is None:
-                keep.append(r)
-            elif not ((hi is not None and r.min_ts >= hi) or (lo is not None and r.max_ts < lo)):
-                keep.append(r)
+        keep = [r for r in runs if not _outside(r, lo, hi)]
         inside = [
-            r.min_ts is not None and r.max_ts is not None
-            and (lo is None or r.min_ts >= lo) and (hi is None or r.max_ts < hi)
+            r.min_ts is not None
+            and r.max_ts is not None
+            and (lo is None or r.min_ts >= lo)
+            and (hi is None or r.max_ts < hi)
             for r in keep
         ]
         partial = [r for r, whole in zip(keep, inside, strict=True) if not whole]
@@ -348,6 +345,12 @@ class MarketStore:
     def latest_partition_on_or_before(self, name: str, day: dt.date) -> dt.date | None:
         days = [d for d in self.days(name) if d <= day]
         return days[-1] if days else None
+
+
+def _outside(run: RunRef, lo: int | None, hi: int | None) -> bool:
+    if run.min_ts is None or run.max_ts is None:
+        return False
+    return (hi is not None and run.min_ts >= hi) or (lo is not None and run.max_ts < lo)
 
 
 def sidecar_path_of(file: str) -> str:
