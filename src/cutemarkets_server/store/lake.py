@@ -127,7 +127,8 @@ class ManifestSnapshot:
     generation: tuple[int, int]
     by_dataset: dict[str, dict[dt.date, Partition]]
     packs: dict[str, dict[dt.date, Pack]] = field(default_factory=dict)  # dataset → day → pack holding it
-    live_files: frozenset[str] = frozenset()  # relative paths of every file a reader may use
+    day_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative file
+    pack_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative pack
 
     def days(self, name: str) -> list[dt.date]:
         return sorted(self.by_dataset.get(name, {}))
@@ -206,7 +207,7 @@ class Lake:
             if self._snapshot is not None and self._snapshot.generation == stamp:
                 return self._snapshot
             by_dataset: dict[str, dict[dt.date, Partition]] = {}
-            live: set[str] = set()
+            day_files: dict[str, dict[str, str]] = {}
             with self._connect() as con:
                 rows = con.execute(
                     "SELECT dataset, day, files, rows, bytes, sha256, source, written_at FROM partitions"
@@ -215,19 +216,20 @@ class Lake:
             for name, day, files, nrows, nbytes, sha, source, written in rows:
                 d = dt.date.fromisoformat(day)
                 rel = json.loads(files)
-                live.update(rel)
+                day_files.setdefault(name, {})[day] = rel[0]
                 abs_files = tuple(str(self.root / f) for f in rel)
                 by_dataset.setdefault(name, {})[d] = Partition(name, d, abs_files, nrows, nbytes, sha, source, written)
             packs: dict[str, dict[dt.date, Pack]] = {}
+            pack_files: dict[str, dict[str, str]] = {}
             for name, period, file, members in pack_rows:
                 wanted = {dt.date.fromisoformat(k): v for k, v in json.loads(members).items()}
                 parts = by_dataset.get(name, {})
                 if all(d in parts and parts[d].sha256 == sha for d, sha in wanted.items()):
                     pack = Pack(name, period, file, tuple(sorted(wanted)))
-                    live.add(file)
                     for d in pack.days:
                         packs.setdefault(name, {})[d] = pack
-            self._snapshot = ManifestSnapshot(stamp, by_dataset, packs, frozenset(live))
+                        pack_files.setdefault(name, {})[d.isoformat()] = file
+            self._snapshot = ManifestSnapshot(stamp, by_dataset, packs, day_files, pack_files)
             return self._snapshot
 
     def get_meta(self, key: str) -> str | None:
@@ -268,33 +270,27 @@ class Lake:
             )
             .fetchall()
         )
-        parts = snap.by_dataset.get(name, {})
-        packs = snap.packs.get(name, {}) if packed else {}
+        files = snap.day_files.get(name, {})
+        packs = snap.pack_files.get(name, {}) if packed else {}
+        root = str(self.root) + os.sep
         out: list[RunRef] = []
         for ticker, day, file, first_row, nrows, min_ts, max_ts, ordinal in rows:
-            d = dt.date.fromisoformat(day)
-            pack = packs.get(d)
-            if pack is not None:
-                if file != pack.file:
-                    continue
-            else:
-                part = parts.get(d)
-                if part is None or str(self.root / file) not in part.files:
-                    continue
-            out.append(RunRef(ticker, d, str(self.root / file), first_row, nrows, min_ts, max_ts, ordinal))
+            if file != (packs.get(day) or files.get(day)):
+                continue
+            day_ = dt.date.fromisoformat(day)
+            out.append(RunRef(ticker, day_, root + file, first_row, nrows, min_ts, max_ts, ordinal))
         return out
 
     def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:
         """Rows per ticker over every current day partition of ``name`` (tickers starting with ``prefix``)."""
-        parts = snap.by_dataset.get(name, {})
-        current = {f for p in parts.values() for f in p.files}
+        current = set(snap.day_files.get(name, {}).values())
         totals: dict[str, int] = {}
         rows = self._reader().execute(
             "SELECT ticker, file, rows FROM runs WHERE dataset = ? AND ticker >= ? AND ticker < ?",
             [name, prefix, prefix + "\U0010ffff"],
         )
         for ticker, file, nrows in rows:
-            if str(self.root / file) in current:
+            if file in current:
                 totals[ticker] = totals.get(ticker, 0) + int(nrows)
         return totals
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from ..market.timestamps import et_date
 from .engine import DuckEngine, file_list
 from .lake import Lake, ManifestSnapshot, RunRef, sidecar_path
-from .rowreader import RowReader
+from .rowreader import RowReader, ranges_to_rows
 from .schemas import dataset
 
 LOOKBACK_PARTITIONS = 10
@@ -62,58 +62,63 @@ class MarketStore:
 
     # -- reading spans -----------------------------------------------------------------------------
     def _read(self, name: str, spans: Sequence[_Span], columns: Sequence[str] | None = None) -> pa.Table:
-        """The rows of ``spans`` concatenated in the order given (each file's row groups decoded once)."""
+        """The rows of ``spans`` concatenated in the order given (one gather per file)."""
         schema = dataset(name).schema
         if columns is not None:
             schema = pa.schema([schema.field(c) for c in columns])
+        spans = [sp for sp in spans if sp.stop > sp.start]
+        if not spans:
+            return schema.empty_table()
         by_file: dict[str, list[int]] = defaultdict(list)
-        for i, s in enumerate(spans):
-            by_file[s.file].append(i)
-        parts: list[pa.Table | None] = [None] * len(spans)
+        for i, sp in enumerate(spans):
+            by_file[sp.file].append(i)
+        tables, where = [], np.zeros(len(spans), dtype=np.int64)
+        at = 0
         for file, idx in by_file.items():
-            tables = self.reader.spans(file, [(spans[i].start, spans[i].stop) for i in idx], columns)
-            for i, t in zip(idx, tables, strict=True):
-                parts[i] = t
-        tables = [t.cast(schema) for t in parts if t is not None and t.num_rows]
-        return pa.concat_tables(tables) if tables else schema.empty_table()
+            starts = np.array([spans[i].start for i in idx], dtype=np.int64)
+            stops = np.array([spans[i].stop for i in idx], dtype=np.int64)
+            tables.append(self.reader.take(file, ranges_to_rows(starts, stops), columns).cast(schema))
+            where[idx] = at + np.concatenate(([0], np.cumsum(stops - starts)[:-1]))
+            at += int((stops - starts).sum())
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        lengths = np.array([sp.stop - sp.start for sp in spans], dtype=np.int64)
+        order = ranges_to_rows(where, where + lengths)
+        if np.array_equal(order, np.arange(len(order))):
+            return table
+        return table.take(pa.array(order))
 
-    def _times(self, name: str, runs: Sequence[RunRef]) -> list[np.ndarray]:
-        """The time column of each run (rows in file order)."""
+    def _counts_below(self, name: str, runs: Sequence[RunRef], bound: int) -> np.ndarray:
+        """How many rows of each run have a time below ``bound`` (runs are sorted by time)."""
         col = dataset(name).time_column
         assert col is not None
+        out = np.zeros(len(runs), dtype=np.int64)
         by_file: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(runs):
             by_file[r.file].append(i)
-        out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(runs)
         for file, idx in by_file.items():
-            ranges = [(runs[i].first_row, runs[i].first_row + runs[i].rows) for i in idx]
-            for i, t in zip(idx, self.reader.spans(file, ranges, [col]), strict=True):
-                out[i] = t[col].to_numpy()
+            starts = np.array([runs[i].first_row for i in idx], dtype=np.int64)
+            lengths = np.array([runs[i].rows for i in idx], dtype=np.int64)
+            values = self.reader.values(file, starts, starts + lengths, col)
+            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            out[idx] = np.add.reduceat((values < bound).astype(np.int64), offsets)
         return out
 
     def _trim(self, name: str, runs: Sequence[RunRef], lo: int | None, hi: int | None) -> list[_Span]:
-        """Each run narrowed to its rows with lo <= time < hi (runs are sorted by time)."""
+        """Each run narrowed to its rows with lo <= time < hi (runs are sorted by time), in run order."""
         keep = [r for r in runs if not _outside(r, lo, hi)]
-        inside = [
-            r.min_ts is not None
-            and r.max_ts is not None
-            and (lo is None or r.min_ts >= lo)
-            and (hi is None or r.max_ts < hi)
-            for r in keep
-        ]
-        partial = [r for r, whole in zip(keep, inside, strict=True) if not whole]
-        times = dict(zip((id(r) for r in partial), self._times(name, partial), strict=True)) if partial else {}
-        spans = []
-        for r, whole in zip(keep, inside, strict=True):
-            if whole:
-                spans.append(_Span(r.file, r.first_row, r.first_row + r.rows))
-                continue
-            ts = times[id(r)]
-            a = int(np.searchsorted(ts, lo, side="left")) if lo is not None else 0
-            b = int(np.searchsorted(ts, hi, side="left")) if hi is not None else len(ts)
-            if b > a:
-                spans.append(_Span(r.file, r.first_row + a, r.first_row + b))
-        return spans
+        if not keep:
+            return []
+        first = np.array([r.first_row for r in keep], dtype=np.int64)
+        start, stop = first.copy(), first + np.array([r.rows for r in keep], dtype=np.int64)
+        if lo is not None:
+            cut = [i for i, r in enumerate(keep) if r.min_ts is None or r.min_ts < lo]
+            if cut:
+                start[cut] = first[cut] + self._counts_below(name, [keep[i] for i in cut], lo)
+        if hi is not None:
+            cut = [i for i, r in enumerate(keep) if r.max_ts is None or r.max_ts >= hi]
+            if cut:
+                stop[cut] = first[cut] + self._counts_below(name, [keep[i] for i in cut], hi)
+        return [_Span(r.file, int(a), int(b)) for r, a, b in zip(keep, start, stop, strict=True) if b > a]
 
     @staticmethod
     def _day_bounds(lo: int | None, hi: int | None) -> tuple[dt.date | None, dt.date | None]:
@@ -183,6 +188,23 @@ class MarketStore:
         days = [d for d in snap.days(name) if d <= et_date(before_ns - 1)][::-1][:max_partitions]
         return self._last_rows(snap, name, tickers, days, before_ns)
 
+    def _newest_runs(
+        self, snap: ManifestSnapshot, name: str, tickers: Sequence[str], days: Sequence[dt.date], bound: int | None
+    ) -> list[RunRef]:
+        """Each ticker's run on the newest of ``days`` (newest first) that has a row before ``bound``.
+        The newest day is asked first, the older ones only for the tickers it lacks."""
+        chosen: dict[str, RunRef] = {}
+        remaining = sorted(set(tickers))
+        for batch in (days[:1], days[1:]):
+            if not remaining or not batch:
+                continue
+            wanted = set(batch)
+            for run in self.lake.runs(snap, name, remaining, min(batch), max(batch)):
+                if run.day in wanted and (bound is None or run.min_ts is None or run.min_ts < bound):
+                    chosen[run.ticker] = run  # runs come oldest day first
+            remaining = [t for t in remaining if t not in chosen]
+        return list(chosen.values())
+
     def _last_rows(
         self,
         snap: ManifestSnapshot,
@@ -190,34 +212,33 @@ class MarketStore:
         tickers: Sequence[str],
         days: Sequence[dt.date],
         before_ns: int | None,
-        *,
-        inclusive: bool = False,
     ) -> pa.Table:
-        """Each ticker's last row in the newest of ``days`` that has one before ``before_ns`` (or at it,
-        with ``inclusive``; any time when ``before_ns`` is None)."""
+        """Each ticker's last row before ``before_ns`` (any time when None) in the newest of ``days``
+        (newest first) that has one."""
         ds = dataset(name)
         if not days or not tickers:
             return ds.schema.empty_table()
-        wanted_days = set(days)
-        bound = None if before_ns is None else (before_ns + 1 if inclusive else before_ns)
-        newest: dict[str, RunRef] = {}
-        for run in self.lake.runs(snap, name, tickers, min(days), max(days)):
-            if run.day not in wanted_days or (bound is not None and run.min_ts is not None and run.min_ts >= bound):
-                continue
-            newest[run.ticker] = run  # runs come oldest day first
-        whole = [r for r in newest.values() if bound is None or r.max_ts is None or r.max_ts < bound]
-        partial = [r for r in newest.values() if not (bound is None or r.max_ts is None or r.max_ts < bound)]
-        spans = [_Span(r.file, r.first_row + r.rows - 1, r.first_row + r.rows) for r in whole if r.ordinal is None]
-        sidecar = [r for r in whole if r.ordinal is not None]
-        for r, ts in zip(partial, self._times(name, partial), strict=True):
-            k = int(np.searchsorted(ts, bound, side="left"))
-            spans.append(_Span(r.file, r.first_row + k - 1, r.first_row + k))
-        tables = [self._read(name, spans)] if spans else []
+        runs = self._newest_runs(snap, name, tickers, days, before_ns)
+        ends = np.array([r.first_row + r.rows for r in runs], dtype=np.int64)
+        partial = (
+            [] if before_ns is None else [i for i, r in enumerate(runs) if r.max_ts is None or r.max_ts >= before_ns]
+        )
+        if partial:
+            assert before_ns is not None
+            ends[partial] = [runs[i].first_row for i in partial] + self._counts_below(
+                name, [runs[i] for i in partial], before_ns
+            )
+        exact = set(partial)
+        spans: list[_Span] = []
         by_side: dict[str, list[int]] = defaultdict(list)
-        for r in sidecar:
-            by_side[str(sidecar_path_of(r.file))].append(int(r.ordinal or 0))
+        for i, r in enumerate(runs):
+            if r.ordinal is not None and i not in exact:
+                by_side[sidecar_path_of(r.file)].append(r.ordinal)
+            else:
+                spans.append(_Span(r.file, int(ends[i]) - 1, int(ends[i])))
+        tables = [self._read(name, spans)] if spans else []
         for file, rows in by_side.items():
-            tables.append(self.reader.take(file, np.sort(np.array(rows))).cast(ds.schema))
+            tables.append(self.reader.take(file, np.array(rows, dtype=np.int64)).cast(ds.schema))
         tables = [t for t in tables if t.num_rows]
         return pa.concat_tables(tables) if tables else ds.schema.empty_table()
 
@@ -294,16 +315,11 @@ class MarketStore:
         the volume of that bar's ET day up to and including it. Searches back day by day only for
         tickers still missing (at most ``max_partitions`` partitions)."""
         snap = self.snapshot()
-        days = set([d for d in snap.days(name) if d <= et_date(last_start_ns)][::-1][:max_partitions])
+        days = [d for d in snap.days(name) if d <= et_date(last_start_ns)][::-1][:max_partitions]
         schema = dataset(name).schema.append(pa.field("accumulated_volume", pa.float64()))
-        newest: dict[str, RunRef] = {}
-        if days and tickers:
-            for run in self.lake.runs(snap, name, tickers, min(days), max(days)):
-                if run.day in days and (run.min_ts is None or run.min_ts <= last_start_ns):
-                    newest[run.ticker] = run
-        if not newest:
+        runs = self._newest_runs(snap, name, tickers, days, last_start_ns + 1)
+        if not runs:
             return schema.empty_table()
-        runs = list(newest.values())
         heads = self._read(
             name, [_Span(r.file, r.first_row, r.first_row + r.rows) for r in runs], ["window_start", "volume"]
         )

@@ -71,6 +71,13 @@ class RowReader:
             return table
         return table.take(pa.array(positions))
 
+    def values(self, path: str, starts: np.ndarray, stops: np.ndarray, column: str) -> np.ndarray:
+        """One column's values over several row ranges of a file, concatenated in range order."""
+        rows = ranges_to_rows(starts, stops)
+        if len(rows) == 0:
+            return np.empty(0, dtype=np.int64)
+        return self.take(path, rows, [column])[column].to_numpy()
+
     def spans(
         self, path: str, ranges: Sequence[tuple[int, int]], columns: Sequence[str] | None = None
     ) -> list[pa.Table]:
@@ -103,3 +110,15 @@ class RowReader:
             g = int(np.searchsorted(entry.starts, a, side="right") - 1)
             out.append(table.slice(base[g] + a - int(entry.starts[g]), b - a))
         return out
+
+
+def ranges_to_rows(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The row numbers of half-open ranges, concatenated (``[2, 7), [9, 11)`` → 2..6, 9, 10)."""
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(stops, dtype=np.int64) - starts
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    if len(lengths) == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
