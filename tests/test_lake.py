@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet
 import pytest
 
 from cutemarkets_server.ingest.pipeline import Ingestor
@@ -115,3 +116,76 @@ def test_rows_outside_the_day_and_crossed_quotes_are_rejected(tmp_path: Path) ->
         "bad OCC option symbol": 1,
         f"timestamp outside {DAY.isoformat()} (America/New_York)": 1,
     }
+
+
+# -- the row index and packs ------------------------------------------------------------------------
+
+
+def day_trades(day: dt.date, tickers: dict[str, list[float]]) -> pa.Table:
+    rows = [(t, et_ns(day, 10) + i * 1_000_000, p) for t, prices in tickers.items() for i, p in enumerate(prices)]
+    return pa.table(
+        {
+            "ticker": [r[0] for r in rows],
+            "sip_timestamp": [r[1] for r in rows],
+            "price": [r[2] for r in rows],
+            "size": [100] * len(rows),
+            "conditions": [[] for _ in rows],
+        }
+    )
+
+
+def page(lake: Lake, ticker: str, *, descending: bool, limit: int = 100) -> list[float]:
+    from cutemarkets_server.store.engine import DuckEngine
+    from cutemarkets_server.store.market import MarketStore
+
+    store = MarketStore(lake, DuckEngine())
+    return store.tick_page("stock_trades", ticker, None, None, descending=descending, limit=limit)["price"].to_pylist()
+
+
+def test_runs_locate_each_tickers_rows_of_each_day(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write_partition("stock_trades", DAY, day_trades(DAY, {"MSFT": [3.0], "AAPL": [1.0, 2.0]}), source="u")
+    runs = lake.runs(lake.snapshot(), "stock_trades", ["AAPL", "MSFT", "NONE"])
+    assert [(r.ticker, r.first_row, r.rows, r.ordinal) for r in runs] == [("AAPL", 0, 2, 0), ("MSFT", 2, 1, 1)]
+    assert runs[0].min_ts == et_ns(DAY, 10) and runs[0].max_ts == et_ns(DAY, 10) + 1_000_000
+    # The sidecar holds each ticker's last row of the day, in run order.
+    last = pa.parquet.read_table(sidecar_path(Path(runs[0].file)))
+    assert last["ticker"].to_pylist() == ["AAPL", "MSFT"] and last["price"].to_pylist() == [2.0, 3.0]
+
+
+def test_a_pack_serves_its_days_until_one_is_replaced(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    d1, d2 = dt.date(2025, 11, 24), dt.date(2025, 11, 25)
+    lake.write_partition("stock_trades", d1, day_trades(d1, {"AAPL": [1.0, 2.0], "MSFT": [9.0]}), source="u")
+    lake.write_partition("stock_trades", d2, day_trades(d2, {"AAPL": [3.0]}), source="u")
+    assert lake.compact("stock_trades") == 1
+    assert lake.compact("stock_trades") == 0, "an up-to-date period is not rewritten"
+    snap = lake.snapshot()
+    pack = snap.packs["stock_trades"][d1]
+    assert pack.days == (d1, d2)
+    runs = lake.runs(snap, "stock_trades", ["AAPL"], packed=True)
+    assert {r.file for r in runs} == {str(tmp_path / pack.file)}
+    assert [(r.first_row, r.rows) for r in runs] == [(0, 2), (2, 1)], "one ticker's days sit back to back"
+    assert page(lake, "AAPL", descending=False) == [1.0, 2.0, 3.0]
+    assert page(lake, "AAPL", descending=True, limit=2) == [3.0, 2.0]
+    # Replacing a member day is visible at once; the pack keeps serving the other day.
+    lake.write_partition("stock_trades", d2, day_trades(d2, {"AAPL": [4.0, 5.0]}), source="u")
+    snap = lake.snapshot()
+    assert snap.packs["stock_trades"][d1].days == (d1,)
+    assert page(lake, "AAPL", descending=False) == [1.0, 2.0, 4.0, 5.0]
+    assert lake.compact("stock_trades") == 1
+    assert lake.snapshot().packs["stock_trades"][d2].days == (d1, d2)
+    assert page(lake, "AAPL", descending=True) == [5.0, 4.0, 2.0, 1.0]
+
+
+def test_a_lake_without_an_index_is_indexed_when_opened(tmp_path: Path) -> None:
+    import sqlite3
+
+    lake = Lake(tmp_path)
+    lake.write_partition("stock_trades", DAY, day_trades(DAY, {"AAPL": [1.0, 2.0]}), source="u")
+    con = sqlite3.connect(tmp_path / "manifest.sqlite")
+    con.execute("DELETE FROM runs")
+    con.execute("DELETE FROM meta WHERE key = 'runs_version'")
+    con.commit()
+    con.close()
+    assert page(Lake(tmp_path), "AAPL", descending=False) == [1.0, 2.0]

@@ -31,9 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .rowindex import Run, merge_runs, table_runs
+from .rowreader import RowReader
 from .schemas import ALL, Dataset, dataset
 
 SUPERSEDED_GRACE_S = 600.0
+PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -98,7 +100,8 @@ class Partition:
 @dataclass(frozen=True, slots=True)
 class Pack:
     """A read-optimised copy of several day partitions of one dataset (one period), sorted by
-    (ticker, time). It is used only while every member day still has the content it was built from."""
+    (ticker, time). It serves a member day only while that day still has the content it was built
+    from (``days`` lists those); a replaced day is read from its day file until the next compaction."""
 
     dataset: str
     period: str
@@ -224,11 +227,12 @@ class Lake:
             for name, period, file, members in pack_rows:
                 wanted = {dt.date.fromisoformat(k): v for k, v in json.loads(members).items()}
                 parts = by_dataset.get(name, {})
-                if all(d in parts and parts[d].sha256 == sha for d, sha in wanted.items()):
-                    pack = Pack(name, period, file, tuple(sorted(wanted)))
-                    for d in pack.days:
-                        packs.setdefault(name, {})[d] = pack
-                        pack_files.setdefault(name, {})[d.isoformat()] = file
+                # A pack serves each member day whose content is still the one it was built from.
+                served = tuple(sorted(d for d, sha in wanted.items() if d in parts and parts[d].sha256 == sha))
+                pack = Pack(name, period, file, served)
+                for d in served:
+                    packs.setdefault(name, {})[d] = pack
+                    pack_files.setdefault(name, {})[d.isoformat()] = file
             self._snapshot = ManifestSnapshot(stamp, by_dataset, packs, day_files, pack_files)
             return self._snapshot
 
@@ -479,22 +483,59 @@ class Lake:
         return built
 
     def _write_pack(self, ds: Dataset, period: str, parts: list[Partition]) -> None:
+        """Merge the period's day files into one file sorted by (ticker, time), a slice of tickers at a
+        time (each day file is already sorted by ticker), so memory stays bounded by ``PACK_CHUNK_ROWS``."""
         assert ds.time_column is not None
         directory = self.root / ds.name / "_packs" / period
         directory.mkdir(parents=True, exist_ok=True)
-        tables = []
-        for p in parts:
-            t = pq.read_table(p.files[0])
-            tables.append(t.append_column("__day", pa.array([p.day.toordinal()] * t.num_rows, pa.int32())))
-        table = pa.concat_tables(tables).sort_by([("ticker", "ascending"), ("__day", "ascending")])
-        ordinals = table["__day"].to_numpy()
-        table = table.drop_columns(["__day"])
-        runs = table_runs(table, parts[0].day, ds.time_column, ordinals=ordinals)
+        layout: list[tuple[Partition, list[tuple[str, int, int]]]] = []
+        with self._connect() as con:
+            for p in parts:
+                rel = str(Path(p.files[0]).relative_to(self.root))
+                rows = con.execute(
+                    "SELECT ticker, first_row, rows FROM runs WHERE file = ? ORDER BY first_row", (rel,)
+                ).fetchall()
+                layout.append((p, rows))
+        per_ticker: dict[str, int] = {}
+        for _, rows in layout:
+            for ticker, _first, n in rows:
+                per_ticker[ticker] = per_ticker.get(ticker, 0) + n
+        if not per_ticker:
+            return
+        chunks: list[tuple[str, str]] = []
+        start, total = None, 0
+        for ticker in sorted(per_ticker):
+            start = ticker if start is None else start
+            total += per_ticker[ticker]
+            if total >= PACK_CHUNK_ROWS:
+                chunks.append((start, ticker))
+                start, total = None, 0
+        if start is not None:
+            chunks.append((start, max(per_ticker)))
+        reader = RowReader(max_open=len(parts) + 1)
         tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
+        runs: list[Run] = []
+        written = 0
         try:
             writer = _parquet_writer(tmp, ds)
             try:
-                writer.write_table(table, row_group_size=ds.row_group_size)
+                for lo, hi in chunks:
+                    tables = []
+                    for p, rows in layout:
+                        inside = [(first, n) for ticker, first, n in rows if lo <= ticker <= hi]
+                        if not inside:
+                            continue
+                        a, b = inside[0][0], inside[-1][0] + inside[-1][1]
+                        t = reader.spans(p.files[0], [(a, b)])[0]
+                        tables.append(t.append_column("__day", pa.array([p.day.toordinal()] * t.num_rows, pa.int32())))
+                    if not tables:
+                        continue
+                    table = pa.concat_tables(tables).sort_by([("ticker", "ascending"), ("__day", "ascending")])
+                    ordinals = table["__day"].to_numpy()
+                    table = conform(ds, table.drop_columns(["__day"]))
+                    runs.extend(table_runs(table, parts[0].day, ds.time_column, offset=written, ordinals=ordinals))
+                    writer.write_table(table, row_group_size=ds.row_group_size)
+                    written += table.num_rows
             finally:
                 writer.close()
             h = hashlib.sha256()
@@ -525,7 +566,7 @@ class Lake:
                         period,
                         rel,
                         members,
-                        table.num_rows,
+                        written,
                         final.stat().st_size,
                         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     ),

@@ -168,10 +168,10 @@ class MarketStore:
         if not spans:
             return ds.schema.empty_table()
         if descending:
-            pieces = [self._read(name, [s]) for s in spans]
-            table = pa.concat_tables([p.take(pa.array(np.arange(p.num_rows - 1, -1, -1))) for p in pieces])
-        else:
-            table = self._read(name, spans)
+            spans.reverse()  # read in time order, one gather per file, then reverse
+        table = self._read(name, _joined(spans))
+        if descending:
+            table = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1)))
         return table.slice(skip, limit)
 
     def last_tick(self, name: str, ticker: str, before_ns: int) -> dict | None:

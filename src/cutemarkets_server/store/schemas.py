@@ -61,6 +61,7 @@ STOCK_TRADES = Dataset(
     time_column="sip_timestamp",
     row_group_size=TICK_ROW_GROUP,
     keeps_last=True,
+    pack_period="month",
     description="SIP stock trades (ns timestamps, Polygon condition ids)",
 )
 
@@ -88,6 +89,7 @@ STOCK_QUOTES = Dataset(
     time_column="sip_timestamp",
     row_group_size=TICK_ROW_GROUP,
     keeps_last=True,
+    pack_period="month",
     description="SIP stock NBBO quotes",
 )
 
@@ -110,6 +112,7 @@ OPTION_TRADES = Dataset(
     time_column="sip_timestamp",
     row_group_size=TICK_ROW_GROUP,
     keeps_last=True,
+    pack_period="month",
     description="OPRA option trades",
 )
 
@@ -132,6 +135,7 @@ OPTION_QUOTES = Dataset(
     time_column="sip_timestamp",
     row_group_size=TICK_ROW_GROUP,
     keeps_last=True,
+    pack_period="month",
     description="OPRA option NBBO quotes",
 )
 
