@@ -25,82 +25,126 @@ def _opt_int(x: Any) -> int | None:
     return None if x is None else int(x)
 
 
-def option_trade_row(r: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "conditions": [int(c) for c in (r["conditions"] or [])],
-        "exchange": _opt_int(r["exchange"]),
-        "id": "",
-        "price": num(r["price"]),
-        "sequence_number": _opt_int(r["sequence_number"]),
-        "sip_timestamp": int(r["sip_timestamp"]),
-        "size": int(r["size"]),
-        "decimal_size": f"{float(r['size']):.1f}",
-    }
-    if r.get("participant_timestamp") is not None:
-        row["participant_timestamp"] = int(r["participant_timestamp"])
-    if r.get("correction") is not None:
-        row["correction"] = int(r["correction"])
-    return {k: v for k, v in row.items() if v is not None}
+# A tick row's wire shape: (JSON key, source column, kind). Values that come out None are left out.
+#   int / opt_int: integers; num: integral floats as ints, NaN as null; list: integer lists ([] when null);
+#   list_or_absent: integer lists, left out when empty; str: strings ("" when null); empty: always "";
+#   decimal: a size as a one-decimal string.
+Spec = tuple[tuple[str, str, str], ...]
+
+OPTION_TRADE: Spec = (
+    ("conditions", "conditions", "list"),
+    ("exchange", "exchange", "opt_int"),
+    ("id", "", "empty"),
+    ("price", "price", "num"),
+    ("sequence_number", "sequence_number", "opt_int"),
+    ("sip_timestamp", "sip_timestamp", "int"),
+    ("size", "size", "int"),
+    ("decimal_size", "size", "decimal"),
+    ("participant_timestamp", "participant_timestamp", "opt_int"),
+    ("correction", "correction", "opt_int"),
+)
+STOCK_TRADE: Spec = (
+    ("conditions", "conditions", "list"),
+    ("correction", "correction", "opt_int"),
+    ("exchange", "exchange", "opt_int"),
+    ("id", "id", "str"),
+    ("participant_timestamp", "participant_timestamp", "opt_int"),
+    ("price", "price", "num"),
+    ("sequence_number", "sequence_number", "opt_int"),
+    ("sip_timestamp", "sip_timestamp", "int"),
+    ("size", "size", "int"),
+    ("tape", "tape", "opt_int"),
+    ("trf_id", "trf_id", "opt_int"),
+    ("trf_timestamp", "trf_timestamp", "opt_int"),
+)
+OPTION_QUOTE: Spec = (
+    ("ask_exchange", "ask_exchange", "opt_int"),
+    ("ask_price", "ask_price", "num"),
+    ("ask_size", "ask_size", "int"),
+    ("bid_exchange", "bid_exchange", "opt_int"),
+    ("bid_price", "bid_price", "num"),
+    ("bid_size", "bid_size", "int"),
+    ("sequence_number", "sequence_number", "opt_int"),
+    ("sip_timestamp", "sip_timestamp", "int"),
+)
+# An option quote's NBBO fields plus the SIP fields stocks carry.
+STOCK_QUOTE: Spec = (
+    *OPTION_QUOTE,
+    ("conditions", "conditions", "list_or_absent"),
+    ("indicators", "indicators", "list_or_absent"),
+    ("participant_timestamp", "participant_timestamp", "opt_int"),
+    ("tape", "tape", "opt_int"),
+    ("trf_timestamp", "trf_timestamp", "opt_int"),
+)
+
+
+def _nums(values: list[Any]) -> list[Any]:
+    """``num`` over a column at once."""
+    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    out: list[Any] = a.tolist()
+    whole = np.isfinite(a) & (a == np.floor(a)) & (np.abs(a) < 2**53)
+    for i, v in zip(np.flatnonzero(whole).tolist(), a[whole].astype(np.int64).tolist(), strict=True):
+        out[i] = v
+    for i in np.flatnonzero(np.isnan(a)).tolist():
+        out[i] = None
+    return out
+
+
+def _column(values: list[Any], kind: str) -> list[Any]:
+    if kind in ("int", "opt_int"):
+        return values
+    if kind == "num":
+        return _nums(values)
+    if kind == "list":
+        return [v if v is not None else [] for v in values]
+    if kind == "list_or_absent":
+        return [v if v else None for v in values]
+    if kind == "str":
+        return [v or "" for v in values]
+    if kind == "decimal":
+        return [f"{float(v):.1f}" for v in values]
+    raise ValueError(kind)
+
+
+def shape_rows(spec: Spec, table: pa.Table) -> list[dict[str, Any]]:
+    """JSON-ready rows of a table, built a column at a time."""
+    n = table.num_rows
+    if n == 0:
+        return []
+    keys = [key for key, _, _ in spec]
+    cols = [[""] * n if kind == "empty" else _column(table[col].to_pylist(), kind) for _, col, kind in spec]
+    return [{k: v for k, v in zip(keys, vals, strict=True) if v is not None} for vals in zip(*cols, strict=True)]
+
+
+def shape_row(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
+    """One record (a dict of column values) in the same shape."""
+    columns = {col for _, col, kind in spec if kind != "empty"}
+    table = pa.Table.from_pylist([{c: record.get(c) for c in columns}])
+    return shape_rows(spec, table)[0]
 
 
 def option_trade_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return [option_trade_row(r) for r in table.to_pylist()]
-
-
-def stock_trade_row(r: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "conditions": [int(c) for c in (r["conditions"] or [])],
-        "correction": _opt_int(r["correction"]),
-        "exchange": _opt_int(r["exchange"]),
-        "id": r["id"] or "",
-        "participant_timestamp": _opt_int(r["participant_timestamp"]),
-        "price": num(r["price"]),
-        "sequence_number": _opt_int(r["sequence_number"]),
-        "sip_timestamp": int(r["sip_timestamp"]),
-        "size": int(r["size"]),
-        "tape": _opt_int(r["tape"]),
-        "trf_id": _opt_int(r["trf_id"]),
-        "trf_timestamp": _opt_int(r["trf_timestamp"]),
-    }
-    return {k: v for k, v in row.items() if v is not None}
+    return shape_rows(OPTION_TRADE, table)
 
 
 def stock_trade_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return [stock_trade_row(r) for r in table.to_pylist()]
+    return shape_rows(STOCK_TRADE, table)
 
 
 def option_quote_row(r: dict[str, Any]) -> dict[str, Any]:
-    row = {
-        "ask_exchange": _opt_int(r["ask_exchange"]),
-        "ask_price": num(r["ask_price"]),
-        "ask_size": int(r["ask_size"]),
-        "bid_exchange": _opt_int(r["bid_exchange"]),
-        "bid_price": num(r["bid_price"]),
-        "bid_size": int(r["bid_size"]),
-        "sequence_number": _opt_int(r["sequence_number"]),
-        "sip_timestamp": int(r["sip_timestamp"]),
-    }
-    return {k: v for k, v in row.items() if v is not None}
+    return shape_row(OPTION_QUOTE, r)
 
 
 def option_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return [option_quote_row(r) for r in table.to_pylist()]
+    return shape_rows(OPTION_QUOTE, table)
 
 
 def stock_quote_row(r: dict[str, Any]) -> dict[str, Any]:
-    """An option quote row's NBBO fields plus the SIP fields stocks carry."""
-    extras = {
-        "conditions": [int(c) for c in (r["conditions"] or [])] or None,
-        "indicators": [int(c) for c in (r["indicators"] or [])] or None,
-        "participant_timestamp": _opt_int(r["participant_timestamp"]),
-        "tape": _opt_int(r["tape"]),
-        "trf_timestamp": _opt_int(r["trf_timestamp"]),
-    }
-    return {**option_quote_row(r), **{k: v for k, v in extras.items() if v is not None}}
+    return shape_row(STOCK_QUOTE, r)
 
 
 def stock_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return [stock_quote_row(r) for r in table.to_pylist()]
+    return shape_rows(STOCK_QUOTE, table)
 
 
 def last_trade_compact(ticker: str, r: dict[str, Any]) -> dict[str, Any]:
