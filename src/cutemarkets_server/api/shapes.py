@@ -78,9 +78,12 @@ STOCK_QUOTE: Spec = (
 )
 
 
-def _nums(values: list[Any]) -> list[Any]:
+def _nums(values: list[Any] | np.ndarray) -> list[Any]:
     """``num`` over a column at once."""
-    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if isinstance(values, np.ndarray):
+        a = values.astype(np.float64, copy=False)
+    else:
+        a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     out: list[Any] = a.tolist()
     whole = np.isfinite(a) & (a == np.floor(a)) & (np.abs(a) < 2**53)
     for i, v in zip(np.flatnonzero(whole).tolist(), a[whole].astype(np.int64).tolist(), strict=True):
@@ -111,8 +114,12 @@ def shape_rows(spec: Spec, table: pa.Table) -> list[dict[str, Any]]:
     n = table.num_rows
     if n == 0:
         return []
-    keys = [key for key, _, _ in spec]
     cols = [[""] * n if kind == "empty" else _column(table[col].to_pylist(), kind) for _, col, kind in spec]
+    return _rows([key for key, _, _ in spec], cols)
+
+
+def _rows(keys: list[str], cols: list[list[Any]]) -> list[dict[str, Any]]:
+    """Row dicts from equally long columns, leaving out None values."""
     return [{k: v for k, v in zip(keys, vals, strict=True) if v is not None} for vals in zip(*cols, strict=True)]
 
 
@@ -174,27 +181,19 @@ def bar_rows(bars: Bars, *, ticker: str | None = None, stamp_ms: list[int] | Non
     if n == 0:
         return []
     t_ms = stamp_ms if stamp_ms is not None else (bars.window_start // 1_000_000).tolist()
-    o, h, lo, c = bars.open.tolist(), bars.high.tolist(), bars.low.tolist(), bars.close.tolist()
-    v, vw, cnt = bars.volume.tolist(), np.round(bars.vwap, 4).tolist(), bars.transactions.tolist()
-    out = []
-    for i in range(n):
-        row: dict[str, Any] = {}
-        if ticker is not None:
-            row["T"] = ticker
-        row.update(
-            {
-                "c": num(round(c[i], 6)),
-                "h": num(round(h[i], 6)),
-                "l": num(round(lo[i], 6)),
-                "n": int(cnt[i]),
-                "o": num(round(o[i], 6)),
-                "t": int(t_ms[i]),
-                "v": num(round(v[i], 4)),
-                "vw": num(vw[i]),  # None (omitted below) when the source gave no VWAP
-            }
-        )
-        out.append({k: x for k, x in row.items() if x is not None})
-    return out
+    cols = {
+        "c": _nums(np.round(bars.close, 6)),
+        "h": _nums(np.round(bars.high, 6)),
+        "l": _nums(np.round(bars.low, 6)),
+        "n": bars.transactions.astype(np.int64).tolist(),
+        "o": _nums(np.round(bars.open, 6)),
+        "t": [int(t) for t in t_ms],
+        "v": _nums(np.round(bars.volume, 4)),
+        "vw": _nums(np.round(bars.vwap, 4)),  # None (omitted) when the source gave no VWAP
+    }
+    if ticker is not None:
+        cols = {"T": [ticker] * n, **cols}
+    return _rows(list(cols), list(cols.values()))
 
 
 def contract_row(c: dict[str, Any]) -> dict[str, Any]:
