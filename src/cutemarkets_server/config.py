@@ -48,6 +48,7 @@ class Settings:
     secret: str | None = None
     default_risk_free_rate: float = 0.04
     page_token_ttl_s: int = 24 * 3600
+    read_cache_mb: int = field(default_factory=lambda: int(os.environ.get("CUTEMARKETS_READ_CACHE_MB", "256")))
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

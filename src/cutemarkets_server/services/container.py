@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..runtime import Runtime
 from ..store.market import MarketStore
+from ..store.rowreader import RowReader
 from .bars import BarService
 from .indicators import IndicatorService
 from .option_snapshots import OptionSnapshots
@@ -24,7 +25,7 @@ class Services:
 
     @classmethod
     def build(cls, rt: Runtime, store: MarketStore | None = None) -> Services:
-        store = store or MarketStore(rt.lake, rt.engine)
+        store = store or MarketStore(rt.lake, rt.engine, RowReader(cache_bytes=rt.settings.read_cache_mb << 20))
         reference = ReferenceData(store, rt.cache)
         bars = BarService(store, reference, rt.calendar)
         return cls(

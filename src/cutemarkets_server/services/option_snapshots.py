@@ -79,7 +79,13 @@ class OptionSnapshots:
         A day's quote series is loaded once and kept in the cache for as long as its partition is current.
         """
         out = np.full(len(times), np.nan)
-        days = np.array([et_date(int(t)) for t in times], dtype=object)
+        if len(times) == 0:
+            return out
+        first = et_date(int(times.min()))
+        if first == et_date(int(times.max())):
+            days = np.full(len(times), first, dtype=object)
+        else:
+            days = np.array([et_date(int(t)) for t in times], dtype=object)
         for day in set(days.tolist()):
             sel = days == day
             ts, mid = self._mid_series(underlying, day)
@@ -299,6 +305,8 @@ class OptionSnapshots:
                 self.reference.risk_free_rates(pit.day, np.array([max(t_now, 0) * 365.0]), opts.default_rate)[0]
             )
             terms[key] = (t_now, rate, self.reference.dividend_yield(key[0], pit.day))
+        todo: list[int] = []
+        inputs: list[tuple[float, float, float, float, float, float, bool]] = []
         for i, c in enumerate(contracts):
             key = (c["underlying_ticker"], c["expiration_date"])
             fit = fits.get(key)
@@ -309,18 +317,22 @@ class OptionSnapshots:
             if t_now <= 0:
                 continue
             s_eff = s_now * _deliverable_factor(c)
-            k = np.log(float(c["strike_price"]) / (s_eff * np.exp((rate - q_yield) * t_now)))
-            var = float(np.polyval(fit, k))
+            strike = float(c["strike_price"])
+            var = float(np.polyval(fit, np.log(strike / (s_eff * np.exp((rate - q_yield) * t_now)))))
             if not np.isfinite(var) or var <= 0:
                 continue
-            price = float(
-                bsm_price(
-                    s_eff, float(c["strike_price"]), t_now, rate, q_yield, np.sqrt(var), c["contract_type"] == "call"
-                )
-            )
+            todo.append(i)
+            inputs.append((s_eff, strike, t_now, rate, q_yield, float(np.sqrt(var)), c["contract_type"] == "call"))
+        if not todo:
+            return
+        s_, k_, t_, r_, q_, sig, call = (np.array(col) for col in zip(*inputs, strict=True))
+        prices = bsm_price(s_, k_, t_, r_, q_, sig, call)  # one vectorised call for the page
+        for i, price in zip(todo, prices.tolist(), strict=True):
             if np.isfinite(price):
                 result[i]["fmv"] = _num(round(price, 4))
-                result[i]["fmv_last_updated"] = updated[key]
+                result[i]["fmv_last_updated"] = updated[
+                    (contracts[i]["underlying_ticker"], contracts[i]["expiration_date"])
+                ]
 
 
 @dataclass

@@ -23,6 +23,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ from .schemas import ALL, Dataset, dataset
 
 SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
+FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
+FILE_RUNS_CACHED = 64
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -168,6 +171,8 @@ class Lake:
         self._lock = threading.Lock()
         self._snapshot: ManifestSnapshot | None = None
         self._local = threading.local()
+        # The whole row index of recently read files (content-addressed, so never stale).
+        self._file_runs: OrderedDict[tuple[str, str], dict[str, tuple]] = OrderedDict()
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
         if self.get_meta("runs_version") != RUNS_VERSION:
@@ -262,6 +267,8 @@ class Lake:
         wanted = sorted(set(tickers))
         if not wanted:
             return []
+        if first is not None and first == last and len(wanted) > FILE_RUNS_MIN_TICKERS:
+            return self._day_runs(snap, name, wanted, first, packed=packed)
         lo = first.isoformat() if first else "0000-00-00"
         hi = last.isoformat() if last else "9999-99-99"
         marks = ",".join("?" * len(wanted))
@@ -283,6 +290,40 @@ class Lake:
                 continue
             day_ = dt.date.fromisoformat(day)
             out.append(RunRef(ticker, day_, root + file, first_row, nrows, min_ts, max_ts, ordinal))
+        return out
+
+    def _day_runs(
+        self, snap: ManifestSnapshot, name: str, wanted: list[str], day: dt.date, *, packed: bool
+    ) -> list[RunRef]:
+        """``runs`` of many tickers on one day, from that day's whole index of the file (read once)."""
+        key = day.isoformat()
+        file = (snap.pack_files.get(name, {}).get(key) if packed else None) or snap.day_files.get(name, {}).get(key)
+        if file is None:
+            return []
+        with self._lock:
+            index = self._file_runs.get((file, key))
+            if index is not None:
+                self._file_runs.move_to_end((file, key))
+        if index is None:
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file = ? AND day = ?",
+                    (file, key),
+                )
+                .fetchall()
+            )
+            index = {r[0]: r[1:] for r in rows}
+            with self._lock:
+                self._file_runs[(file, key)] = index
+                while len(self._file_runs) > FILE_RUNS_CACHED:
+                    self._file_runs.popitem(last=False)
+        path = str(self.root) + os.sep + file
+        out = []
+        for ticker in wanted:
+            hit = index.get(ticker)
+            if hit is not None:
+                out.append(RunRef(ticker, day, path, *hit))
         return out
 
     def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ..market.timestamps import et_date
 from .engine import DuckEngine, file_list
-from .lake import Lake, ManifestSnapshot, RunRef, sidecar_path
+from .lake import Lake, ManifestSnapshot, RunRef
 from .rowreader import RowReader, ranges_to_rows
 from .schemas import dataset
 
@@ -77,7 +77,7 @@ class MarketStore:
         for file, idx in by_file.items():
             starts = np.array([spans[i].start for i in idx], dtype=np.int64)
             stops = np.array([spans[i].stop for i in idx], dtype=np.int64)
-            tables.append(self.reader.take(file, ranges_to_rows(starts, stops), columns).cast(schema))
+            tables.append(_conformed(self.reader.ranges(file, starts, stops, columns), schema))
             where[idx] = at + np.concatenate(([0], np.cumsum(stops - starts)[:-1]))
             at += int((stops - starts).sum())
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -238,7 +238,7 @@ class MarketStore:
                 spans.append(_Span(r.file, int(ends[i]) - 1, int(ends[i])))
         tables = [self._read(name, spans)] if spans else []
         for file, rows in by_side.items():
-            tables.append(self.reader.take(file, np.array(rows, dtype=np.int64)).cast(ds.schema))
+            tables.append(_conformed(self.reader.take(file, np.array(rows, dtype=np.int64)), ds.schema))
         tables = [t for t in tables if t.num_rows]
         return pa.concat_tables(tables) if tables else ds.schema.empty_table()
 
@@ -363,6 +363,10 @@ class MarketStore:
         return days[-1] if days else None
 
 
+def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    return table if table.schema == schema else table.cast(schema)
+
+
 def _outside(run: RunRef, lo: int | None, hi: int | None) -> bool:
     if run.min_ts is None or run.max_ts is None:
         return False
@@ -370,9 +374,7 @@ def _outside(run: RunRef, lo: int | None, hi: int | None) -> bool:
 
 
 def sidecar_path_of(file: str) -> str:
-    from pathlib import Path
-
-    return str(sidecar_path(Path(file)))
+    return file.removesuffix(".parquet") + ".last.parquet"
 
 
 def _joined(spans: list[_Span]) -> list[_Span]:

@@ -1,7 +1,10 @@
 """Read rows of lake files by row number: only the row groups that hold them are decoded.
 
 Open files (with their parsed footers) are kept in a small LRU, so a request pays neither the
-open nor the footer parse again; memory is bounded by the number of files kept, not by history.
+open nor the footer parse again. Decoded row groups are kept in an LRU bounded in bytes: a backtest
+that asks about one session over and over (chains minute after minute) decodes its rows once.
+Files are content-addressed, so a cached group can never be stale. Memory is bounded by the two
+limits, not by history.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MAX_OPEN_FILES = 512
+DEFAULT_CACHE_BYTES = 256 << 20
 
 
 @dataclass
@@ -25,10 +29,16 @@ class _OpenFile:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+GroupKey = tuple[str, int, tuple[str, ...] | None]
+
+
 class RowReader:
-    def __init__(self, max_open: int = MAX_OPEN_FILES) -> None:
+    def __init__(self, max_open: int = MAX_OPEN_FILES, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.max_open = max_open
+        self.cache_bytes = cache_bytes
         self._files: OrderedDict[str, _OpenFile] = OrderedDict()
+        self._groups: OrderedDict[GroupKey, tuple[pa.Table, int]] = OrderedDict()
+        self._cached = 0
         self._lock = threading.Lock()
 
     def _open(self, path: str) -> _OpenFile:
@@ -51,6 +61,44 @@ class RowReader:
         with self._lock:
             self._files.pop(path, None)
 
+    def cached_bytes(self) -> int:
+        return self._cached
+
+    def _read_groups(self, path: str, entry: _OpenFile, groups: list[int], columns: Sequence[str] | None) -> pa.Table:
+        """Row groups ``groups`` (ascending) concatenated, decoded once and then served from the cache."""
+        cols = None if columns is None else tuple(columns)
+        found: dict[int, pa.Table] = {}
+        with self._lock:
+            for g in groups:
+                hit = self._groups.get((path, g, cols))
+                if hit is not None:
+                    self._groups.move_to_end((path, g, cols))
+                    found[g] = hit[0]
+                elif cols is not None and (whole := self._groups.get((path, g, None))) is not None:
+                    found[g] = whole[0].select(list(cols))
+        missing = [g for g in groups if g not in found]
+        if missing:
+            with entry.lock:
+                batch = entry.handle.read_row_groups(missing, columns=columns, use_threads=False)
+            per_row = batch.nbytes / max(batch.num_rows, 1)
+            at = 0
+            with self._lock:
+                for g in missing:
+                    n = int(entry.starts[g + 1] - entry.starts[g])
+                    found[g] = batch.slice(at, n)
+                    at += n
+                    size = int(per_row * n) + 256
+                    if self.cache_bytes <= 0 or size > self.cache_bytes // 4:
+                        continue
+                    old = self._groups.pop((path, g, cols), None)
+                    self._cached += size - (old[1] if old else 0)
+                    self._groups[(path, g, cols)] = (found[g], size)
+                while self._cached > self.cache_bytes and self._groups:
+                    _, (_, dropped) = self._groups.popitem(last=False)
+                    self._cached -= dropped
+        parts = [found[g] for g in groups]
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
     def take(self, path: str, rows: np.ndarray, columns: Sequence[str] | None = None) -> pa.Table:
         """The rows with these file row numbers (any order, repeats allowed), in that order."""
         entry = self._open(path)
@@ -59,8 +107,7 @@ class RowReader:
             schema = entry.handle.schema_arrow
             return schema.empty_table() if columns is None else schema.empty_table().select(list(columns))
         groups = np.unique(np.searchsorted(entry.starts, rows, side="right") - 1)
-        with entry.lock:
-            table = entry.handle.read_row_groups(groups.tolist(), columns=columns, use_threads=False)
+        table = self._read_groups(path, entry, groups.tolist(), columns)
         # Row numbers within the concatenation of the groups read.
         base = np.zeros(len(entry.starts), dtype=np.int64)
         sizes = np.diff(entry.starts)[groups]
@@ -71,44 +118,50 @@ class RowReader:
             return table
         return table.take(pa.array(positions))
 
+    def ranges(
+        self, path: str, starts: np.ndarray, stops: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """Rows ``starts[i]`` to ``stops[i]`` (exclusive) of a file for each i, concatenated in that
+        order; each row group they touch is decoded once (or served from the cache)."""
+        entry = self._open(path)
+        starts = np.asarray(starts, dtype=np.int64)
+        stops = np.asarray(stops, dtype=np.int64)
+        keep = stops > starts
+        starts, stops = starts[keep], stops[keep]
+        if len(starts) == 0:
+            empty = entry.handle.schema_arrow.empty_table()
+            return empty if columns is None else empty.select(list(columns))
+        g0 = np.searchsorted(entry.starts, starts, side="right") - 1
+        g1 = np.searchsorted(entry.starts, stops - 1, side="right") - 1
+        groups = np.unique(ranges_to_rows(g0, g1 + 1))
+        table = self._read_groups(path, entry, groups.tolist(), columns)
+        # Where each group starts inside ``table``; a range's groups are consecutive there.
+        base = np.zeros(len(entry.starts), dtype=np.int64)
+        sizes = np.diff(entry.starts)[groups]
+        base[groups] = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        local = base[g0] + (starts - entry.starts[g0])
+        if len(local) == 1:
+            return table.slice(int(local[0]), int(stops[0] - starts[0]))
+        positions = ranges_to_rows(local, local + (stops - starts))
+        if len(positions) == table.num_rows and np.array_equal(positions, np.arange(table.num_rows)):
+            return table
+        return table.take(pa.array(positions))
+
     def values(self, path: str, starts: np.ndarray, stops: np.ndarray, column: str) -> np.ndarray:
         """One column's values over several row ranges of a file, concatenated in range order."""
-        rows = ranges_to_rows(starts, stops)
-        if len(rows) == 0:
-            return np.empty(0, dtype=np.int64)
-        return self.take(path, rows, [column])[column].to_numpy()
+        return self.ranges(path, starts, stops, [column])[column].to_numpy()
 
     def spans(
         self, path: str, ranges: Sequence[tuple[int, int]], columns: Sequence[str] | None = None
     ) -> list[pa.Table]:
-        """Rows ``start`` to ``stop`` (exclusive) of a file for each range, in file order; the row
-        groups they touch are decoded once."""
-        entry = self._open(path)
-        wanted = [(a, b) for a, b in ranges if b > a]
-        if not wanted:
-            empty = entry.handle.schema_arrow.empty_table()
-            empty = empty if columns is None else empty.select(list(columns))
-            return [empty for _ in ranges]
-        groups: set[int] = set()
-        for a, b in wanted:
-            first = int(np.searchsorted(entry.starts, a, side="right") - 1)
-            last = int(np.searchsorted(entry.starts, b - 1, side="right") - 1)
-            groups.update(range(first, last + 1))
-        order = sorted(groups)
-        with entry.lock:
-            table = entry.handle.read_row_groups(order, columns=columns, use_threads=False)
-        base = {}
-        at = 0
-        for g in order:
-            base[g] = at
-            at += int(entry.starts[g + 1] - entry.starts[g])
-        out = []
-        for a, b in ranges:
-            if b <= a:
-                out.append(table.slice(0, 0))
-                continue
-            g = int(np.searchsorted(entry.starts, a, side="right") - 1)
-            out.append(table.slice(base[g] + a - int(entry.starts[g]), b - a))
+        """Rows ``start`` to ``stop`` (exclusive) of a file for each range, as separate tables."""
+        starts = np.array([a for a, _ in ranges], dtype=np.int64)
+        stops = np.array([max(a, b) for a, b in ranges], dtype=np.int64)
+        table = self.ranges(path, starts, stops, columns)
+        out, at = [], 0
+        for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+            out.append(table.slice(at, b - a))
+            at += b - a
         return out
 
 
