@@ -19,6 +19,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "stocks": ("stocks", "grouped daily and snapshot-all over HTTP beside the raw DuckDB queries for the same rows"),
     "access": ("access", "tick, bar, chain and snapshot answers beside the best read of the same rows; throughput"),
     "growth": ("growth", "the same requests on a 30-session and a 300-session lake; appending a day to each"),
+    "cutebacktests": ("cutebacktests", "cutebacktests 0.3.0's intraday options backtest over 10 sessions, end to end"),
     "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
 }
 

@@ -1,0 +1,104 @@
+"""A real client end to end: cutebacktests 0.3.0's intraday options backtest over the last 10 SPY
+sessions of the default built-in market, against the server, through ``scripts/run_cutebacktests.py``
+(historical option mode: every fill comes from the server's quotes). Records the wall time, the trades
+and the requests the client made."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..app import create_app
+from ..clock import FixedClock
+from ..config import Settings
+from ..market.timestamps import et_ns
+from ..sim.build import build_market
+from ..store.keys import KeyStore
+from ..store.lake import Lake
+from .harness import serve_in_thread
+
+END = dt.date(2025, 12, 2)
+SESSIONS = 10
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "run_cutebacktests.py"
+
+
+class _Count(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.n = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.n += 1
+
+
+def run(data_dir: Path, console: Console) -> dict[str, Any]:
+    try:
+        import cutebacktests  # noqa: F401
+    except ImportError:
+        console.print("cutebacktests is not installed (pip install -e '.[dev]'): skipped")
+        return {"skipped": "cutebacktests not installed"}
+    if not SCRIPT.exists():
+        console.print(f"{SCRIPT} not found (run from a source checkout): skipped")
+        return {"skipped": "no source checkout"}
+    root = data_dir / "default-market"
+    if not (root / "lake" / "manifest.sqlite").exists() or not Lake(root / "lake").snapshot().days("option_quotes"):
+        console.print("building the default market (first run only)…")
+        build_market(root, seed=7, end=END, profile="default")
+    days = Lake(root / "lake").snapshot().days("option_quotes")[-SESSIONS:]
+    serve_dir = data_dir / "cutebacktests-serve"
+    serve_dir.mkdir(parents=True, exist_ok=True)
+    if not (serve_dir / "lake").exists():
+        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))
+    key, _ = KeyStore(serve_dir / "keys.sqlite").create("cutebacktests", "expert", ("options", "stocks"))
+    access, counter = logging.getLogger("cutemarkets.access"), _Count()
+    access.addHandler(counter)
+    level = access.level
+    access.setLevel(logging.INFO)
+    server, base = serve_in_thread(app)
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--ticker",
+                "SPY",
+                "--start",
+                str(days[0]),
+                "--end",
+                str(days[-1]),
+                "--workdir",
+                str(data_dir / "cutebacktests-run"),
+            ],
+            env={"PATH": "/usr/bin:/bin", "CUTEMARKETS_BASE_URL": base, "CUTEMARKETS_API_KEY": key},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        server.should_exit = True
+        access.removeHandler(counter)
+        access.setLevel(level)
+    if done.returncode != 0:
+        raise RuntimeError(f"cutebacktests run failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    console.print(
+        f"cutebacktests over {len(days)} sessions ({days[0]} to {days[-1]}): {seconds:.1f} s, "
+        f"{counter.n:,} requests ({counter.n / seconds:,.0f}/s)\n{done.stdout}"
+    )
+    return {
+        "sessions": len(days),
+        "from": str(days[0]),
+        "to": str(days[-1]),
+        "seconds": round(seconds, 1),
+        "requests": counter.n,
+        "summary": done.stdout,
+    }
