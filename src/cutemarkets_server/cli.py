@@ -152,6 +152,16 @@ def demo(
 
 
 @app.command()
+def compact(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Fold days into the lake's monthly and yearly packs (done after builds and imports; safe while serving)."""
+    from .store.lake import Lake
+
+    with console.status("packing"):
+        built = Lake(_settings(data_dir).layout.lake).compact()
+    console.print(f"{built} pack(s) written")
+
+
+@app.command()
 def serve(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     host: Host = DEFAULT_HOST,

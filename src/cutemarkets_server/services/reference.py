@@ -65,11 +65,18 @@ class ReferenceData:
     def __init__(self, store: MarketStore, cache: TTLCache) -> None:
         self.store = store
         self.cache = cache
+        self._generations: dict[tuple, tuple] = {}  # (dataset, manifest generation) -> cache key part
 
     def _generation(self, name: str) -> tuple:
         snap = self.store.snapshot()
-        parts = snap.by_dataset.get(name, {})
-        return (name, len(parts), max((p.sha256 for p in parts.values()), default=""), snap.generation)
+        hit = self._generations.get((name, snap.generation))
+        if hit is None:
+            parts = snap.by_dataset.get(name, {})
+            hit = (name, len(parts), max((p.sha256 for p in parts.values()), default=""), snap.generation)
+            if len(self._generations) > 64:
+                self._generations.clear()
+            self._generations[(name, snap.generation)] = hit
+        return hit
 
     # -- option contracts --------------------------------------------------------------------------
     def contract_intervals(self) -> pa.Table:
@@ -77,7 +84,11 @@ class ReferenceData:
         return self.cache.get_or_compute(key, lambda: _fold(self.store.events("option_contracts")))
 
     def contracts_on(self, day: dt.date, query: ContractQuery) -> pa.Table:
-        """Contracts listed on ``day`` that match ``query`` (unsorted)."""
+        """Contracts listed on ``day`` that match ``query`` (unsorted; cached per generation)."""
+        key = ("contracts_on", *self._generation("option_contracts"), day, query)
+        return self.cache.get_or_compute(key, lambda: self._contracts_on(day, query))
+
+    def _contracts_on(self, day: dt.date, query: ContractQuery) -> pa.Table:
         t = self.contract_intervals()
         if t.num_rows == 0:
             return t

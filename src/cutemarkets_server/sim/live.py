@@ -230,6 +230,8 @@ class MarketClock:
         if self._writing is not None:
             await self._writing
         await self.flush()
+        # The session is final: fold it into its month's packs (readers switch over atomically).
+        await asyncio.to_thread(self.store.lake.compact)
 
     def _schedule_write(self, tape: SessionTape) -> None:
         """Start a lake append when a batch boundary was crossed and no append is running."""

@@ -191,17 +191,16 @@ class MarketStore:
     def _newest_runs(
         self, snap: ManifestSnapshot, name: str, tickers: Sequence[str], days: Sequence[dt.date], bound: int | None
     ) -> list[RunRef]:
-        """Each ticker's run on the newest of ``days`` (newest first) that has a row before ``bound``.
-        The newest day is asked first, the older ones only for the tickers it lacks."""
+        """Each ticker's run on the newest of ``days`` (newest first) that has a row before ``bound``:
+        a day at a time, each older day only for the tickers still missing."""
         chosen: dict[str, RunRef] = {}
         remaining = sorted(set(tickers))
-        for batch in (days[:1], days[1:]):
-            if not remaining or not batch:
-                continue
-            wanted = set(batch)
-            for run in self.lake.runs(snap, name, remaining, min(batch), max(batch)):
-                if run.day in wanted and (bound is None or run.min_ts is None or run.min_ts < bound):
-                    chosen[run.ticker] = run  # runs come oldest day first
+        for day in days:
+            if not remaining:
+                break
+            for run in self.lake.runs(snap, name, remaining, day, day):
+                if bound is None or run.min_ts is None or run.min_ts < bound:
+                    chosen[run.ticker] = run
             remaining = [t for t in remaining if t not in chosen]
         return list(chosen.values())
 

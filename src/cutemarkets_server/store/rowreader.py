@@ -99,6 +99,21 @@ class RowReader:
         parts = [found[g] for g in groups]
         return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
 
+    @staticmethod
+    def _take(table: pa.Table, positions: np.ndarray) -> pa.Table:
+        """``table.take(positions)``; a few rows out of many chunks are taken chunk by chunk."""
+        chunks = table.column(0).chunks if table.num_columns else []
+        if len(chunks) <= 1 or len(positions) * 8 > table.num_rows or np.any(np.diff(positions) < 0):
+            return table.take(pa.array(positions))
+        bounds = np.concatenate(([0], np.cumsum([len(c) for c in chunks])))
+        which = np.searchsorted(bounds, positions, side="right") - 1
+        batches = table.to_batches()
+        pieces = []
+        for k in np.unique(which).tolist():
+            local = positions[which == k] - bounds[k]
+            pieces.append(pa.Table.from_batches([batches[k].take(pa.array(local))]))
+        return pa.concat_tables(pieces)
+
     def take(self, path: str, rows: np.ndarray, columns: Sequence[str] | None = None) -> pa.Table:
         """The rows with these file row numbers (any order, repeats allowed), in that order."""
         entry = self._open(path)
@@ -145,7 +160,7 @@ class RowReader:
         positions = ranges_to_rows(local, local + (stops - starts))
         if len(positions) == table.num_rows and np.array_equal(positions, np.arange(table.num_rows)):
             return table
-        return table.take(pa.array(positions))
+        return self._take(table, positions)
 
     def values(self, path: str, starts: np.ndarray, stops: np.ndarray, column: str) -> np.ndarray:
         """One column's values over several row ranges of a file, concatenated in range order."""
