@@ -465,20 +465,18 @@ def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: i
         else:
             bounds[d] = None
 
-    def label(ns: int) -> str | None:
-        b = bounds[day_of_hour[ns // hour]]
-        if b is None:
-            return None
-        if b[1] <= ns < b[2]:
-            return "regular"
-        if b[0] <= ns < b[1]:
-            return "premarket"
-        if b[2] <= ns < b[3]:
-            return "after_hours"
-        return None
+    hours = np.array(sorted(day_of_hour), dtype=np.int64)
+    table = np.array([bounds[day_of_hour[h]] or (0, 0, 0, 0) for h in hours.tolist()], dtype=np.int64).reshape(-1, 4)
+    names = np.array([None, "premarket", "regular", "after_hours"], dtype=object)
 
-    out: list[str | None] = []
-    for a, z in zip(starts.tolist(), ends.tolist(), strict=True):
-        la = label(a)
-        out.append(la if la is not None and la == label(z) else None)
-    return out
+    def labels(ns: np.ndarray) -> np.ndarray:
+        """0 outside a session, 1 premarket, 2 regular, 3 after hours."""
+        b = table[np.searchsorted(hours, ns // hour)]
+        out = np.zeros(len(ns), dtype=np.int8)
+        out[(b[:, 0] <= ns) & (ns < b[:, 1])] = 1
+        out[(b[:, 1] <= ns) & (ns < b[:, 2])] = 2
+        out[(b[:, 2] <= ns) & (ns < b[:, 3])] = 3
+        return out
+
+    first = labels(starts)
+    return names[np.where(first == labels(ends), first, 0)].tolist()
