@@ -120,6 +120,8 @@ def shape_rows(spec: Spec, table: pa.Table) -> list[dict[str, Any]]:
 
 def _rows(keys: list[str], cols: list[list[Any]]) -> list[dict[str, Any]]:
     """Row dicts from equally long columns, leaving out None values."""
+    if not any(None in col for col in cols):
+        return [dict(zip(keys, vals, strict=True)) for vals in zip(*cols, strict=True)]
     return [{k: v for k, v in zip(keys, vals, strict=True) if v is not None} for vals in zip(*cols, strict=True)]
 
 
