@@ -23,6 +23,7 @@ from .clock import Clock
 from .config import Settings
 from .runtime import Runtime
 from .services.container import Services
+from .store.ratelimit import RateLimitStore
 from .ws.config import StreamConfig
 from .ws.gateway import router as ws_router
 from .ws.service import StreamService
@@ -68,7 +69,7 @@ def create_app(
     app.router.redirect_slashes = False
     ctx = ApiContext(
         runtime=rt,
-        auth=Authenticator(rt.keys, rt.clock),
+        auth=Authenticator(rt.keys, rt.clock, RateLimitStore(settings.layout.usage_db)),
         tokens=PageTokens(settings.signing_secret(), settings.page_token_ttl_s),
         services=Services.build(rt),
     )

@@ -31,6 +31,11 @@ class DataLayout:
         return self.root / "keys.sqlite"
 
     @property
+    def usage_db(self) -> Path:
+        """Rate-limit usage, shared by every server process over this directory."""
+        return self.root / "usage.sqlite"
+
+    @property
     def secret_file(self) -> Path:
         return self.root / "secret.key"
 
