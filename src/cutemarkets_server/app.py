@@ -17,6 +17,7 @@ from .api.middleware import EdgeMiddleware
 from .api.options import router as options_router
 from .api.polygon import router as polygon_router
 from .api.reference import router as reference_router
+from .api.security import ApiCORS, SecurityMiddleware, cors_options
 from .api.status import router as status_router
 from .api.stocks import router as stocks_router
 from .clock import Clock
@@ -86,4 +87,9 @@ def create_app(
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)
+    # Outermost: CORS preflights are answered before authentication; size limits and security headers
+    # apply to every answer, refusals included.
+    if settings.cors_origins:
+        app.add_middleware(ApiCORS, **cors_options(settings.cors_origins))
+    app.add_middleware(SecurityMiddleware, max_url_bytes=settings.max_url_bytes, max_body_bytes=settings.max_body_bytes)
     return app

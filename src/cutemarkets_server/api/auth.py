@@ -110,17 +110,15 @@ class Authenticator:
         now_ns = self.clock.now_ns()
         caller = Caller(key, p, now_ns)
         windows = _windows(p)
-        if not windows:
-            if product:
-                caller.require_product(product)
-            return Admitted(caller, _headers(p, None))
         if product and product not in key.products:
-            remaining = self.limits.peek(key.id, now_ns, windows)
+            remaining = self.limits.peek(key.id, now_ns, windows) if windows else None
             try:
                 caller.require_product(product)
             except ApiError as exc:
                 exc.headers.update(_headers(p, remaining))
                 raise
+        if not windows:
+            return Admitted(caller, _headers(p, None))
         admission = self.limits.admit(key.id, now_ns, windows)
         headers = _headers(p, admission.remaining)
         if not admission.admitted:
