@@ -225,7 +225,8 @@ def report(tally: Tally, args: argparse.Namespace, log_errors: list[str], day: d
         f"{args.subscribers} WebSocket subscribers received {tally.ws_frames:,} frames "
         f"({sum(v for k, v in tally.ws_events.items() if not k.startswith('status')):,} events), "
         f"{tally.ws_closed_early} closed early; server memory {first:.0f} MB after warm-up → {last:.0f} MB at the "
-        f"end ({growth:+.1f} MB, limit {args.max_growth_mb:g} MB).",
+        f"end ({growth:+.1f} MB, limit {args.max_growth_mb:g} MB). Machine load average at the end: "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
         "",
         "| route | requests | p50 ms | p99 ms |",
         "| --- | ---: | ---: | ---: |",
