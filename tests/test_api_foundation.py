@@ -207,14 +207,13 @@ def test_free_plan_allows_ten_requests_per_minute(http: httpx.Client, server: Ru
 
 def test_free_plan_daily_limit(http: httpx.Client, server: RunningServer) -> None:
     key = server.new_key("free", ("options",), name="daily-limit")
-    from cutemarkets_server.store.keys import KeyStore, hash_key
+    from cutemarkets_server.store.keys import KeyStore
 
-    store = KeyStore(server.data_dir / "keys.sqlite")
-    key_id = next(k.id for k in store.list() if k.key_prefix == key[:7] and k.name == "daily-limit")
-    assert hash_key(key)
-    day = time.strftime("d:%Y-%m-%d", time.gmtime(TEST_NOW_NS // 1_000_000_000))
-    with sqlite3.connect(server.data_dir / "keys.sqlite") as con:
-        con.execute("INSERT INTO usage(key_id, window, count) VALUES (?, ?, 4999)", (key_id, day))
+    key_id = next(k.id for k in KeyStore(server.data_dir / "keys.sqlite").list() if k.name == "daily-limit")
+    # 4,999 requests spread over the last 24 hours, none in the last minute.
+    earlier = [(key_id, TEST_NOW_NS - NS_PER_DAY + NS_PER_MIN + i * 10**10) for i in range(4999)]
+    with sqlite3.connect(server.data_dir / "usage.sqlite") as con:
+        con.executemany("INSERT INTO admitted(key_id, at_ns) VALUES (?, ?)", earlier)
     r = http.get("/v1/tickers/search/", headers=auth(key))
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining-day"] == "0"
     assert_error(http.get("/v1/tickers/search/", headers=auth(key)), 429, "rate_limit_exceeded")

@@ -17,12 +17,14 @@ from .api.middleware import EdgeMiddleware
 from .api.options import router as options_router
 from .api.polygon import router as polygon_router
 from .api.reference import router as reference_router
+from .api.security import ApiCORS, SecurityMiddleware, cors_options
 from .api.status import router as status_router
 from .api.stocks import router as stocks_router
 from .clock import Clock
 from .config import Settings
 from .runtime import Runtime
 from .services.container import Services
+from .store.ratelimit import RateLimitStore
 from .ws.config import StreamConfig
 from .ws.gateway import router as ws_router
 from .ws.service import StreamService
@@ -68,7 +70,7 @@ def create_app(
     app.router.redirect_slashes = False
     ctx = ApiContext(
         runtime=rt,
-        auth=Authenticator(rt.keys, rt.clock),
+        auth=Authenticator(rt.keys, rt.clock, RateLimitStore(settings.layout.usage_db)),
         tokens=PageTokens(settings.signing_secret(), settings.page_token_ttl_s),
         services=Services.build(rt),
     )
@@ -86,4 +88,9 @@ def create_app(
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
     # Level 1: a 1,000-row page compresses in about 1 ms to 18% of its size (level 4: 7 ms, 16%).
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
+    # Outermost: CORS preflights are answered before authentication; size limits and security headers
+    # apply to every answer, refusals included.
+    if settings.cors_origins:
+        app.add_middleware(ApiCORS, **cors_options(settings.cors_origins))
+    app.add_middleware(SecurityMiddleware, max_url_bytes=settings.max_url_bytes, max_body_bytes=settings.max_body_bytes)
     return app

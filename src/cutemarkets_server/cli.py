@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+from .config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings, parse_origins
 from .ingest.commands import ingest_app
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ def _settings(
         port=port,
         public_url=public_url or None,
         secret=os.environ.get("CUTEMARKETS_SECRET") or None,
+        cors_origins=parse_origins(os.environ.get("CUTEMARKETS_CORS_ORIGINS")),
     )
 
 

@@ -12,6 +12,11 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
 
+def parse_origins(text: str | None) -> tuple[str, ...]:
+    """``"https://a.example, https://b.example"`` → a tuple; ``*`` allows any origin; empty allows none."""
+    return tuple(o.strip().rstrip("/") for o in (text or "").split(",") if o.strip())
+
+
 @dataclass(frozen=True)
 class DataLayout:
     """Where everything lives under the data directory."""
@@ -29,6 +34,11 @@ class DataLayout:
     @property
     def keys_db(self) -> Path:
         return self.root / "keys.sqlite"
+
+    @property
+    def usage_db(self) -> Path:
+        """Rate-limit usage, shared by every server process over this directory."""
+        return self.root / "usage.sqlite"
 
     @property
     def secret_file(self) -> Path:
@@ -49,6 +59,9 @@ class Settings:
     default_risk_free_rate: float = 0.04
     page_token_ttl_s: int = 24 * 3600
     read_cache_mb: int = field(default_factory=lambda: int(os.environ.get("CUTEMARKETS_READ_CACHE_MB", "256")))
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed cross-origin; "*" for any, empty for none
+    max_url_bytes: int = 8 * 1024
+    max_body_bytes: int = 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

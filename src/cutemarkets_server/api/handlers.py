@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..store.errors import DatasetUnavailable
 from .envelope import JSONBytes, error
 from .errors import ApiError
 
@@ -23,6 +24,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONBytes:
         return error(request, exc.status, exc.code, exc.message, exc.headers or None)
+
+    @app.exception_handler(DatasetUnavailable)
+    async def dataset_unavailable(request: Request, exc: DatasetUnavailable) -> JSONBytes:
+        # The file path stays in the server log; the client learns only which dataset is affected.
+        log.warning("dataset %s unavailable on %s: %s (%s)", exc.dataset, request.url.path, exc.detail, exc.path)
+        request.app.state.ctx.runtime.faults.record(exc)
+        message = (
+            f"The {exc.dataset} dataset is temporarily unavailable: a stored file is missing or unreadable. "
+            "Other data keeps serving; retry later."
+        )
+        return error(request, 503, "service_unavailable", message, {"Retry-After": "30"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONBytes:
