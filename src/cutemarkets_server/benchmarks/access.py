@@ -205,7 +205,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         Case("chain page, 250 contracts with greeks", "/v1/options/chain/SPY/", {"limit": 250, "as_of": as_of}),
         Case("chain page, 250 contracts, as_of a date", "/v1/options/chain/SPY/", {"limit": 250, "as_of": str(last)}),
         Case("one contract snapshot", f"/v1/options/snapshot/SPY/{live}/", {"as_of": as_of}),
-        Case("all-tickers stock snapshot", "/v1/stocks/snapshots/", {}),
+        Case("all-tickers stock snapshot", "/v1/stocks/snapshot/", {}),
     ]
     results: dict[str, Any] = {"market": {"sessions": len(days), "contract": contract}}
     server, base = serve_in_thread(app)
