@@ -6,11 +6,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
 
 from . import __version__
 from .api import handlers
 from .api.auth import Authenticator
+from .api.compression import GzipMiddleware
 from .api.cursor import PageTokens
 from .api.deps import ApiContext
 from .api.middleware import EdgeMiddleware
@@ -86,8 +86,7 @@ def create_app(
     app.include_router(ws_router)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
-    # Level 1: a 1,000-row page compresses in about 1 ms to 18% of its size (level 4: 7 ms, 16%).
-    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
+    app.add_middleware(GzipMiddleware, minimum_size=2048, level=1)
     # Outermost: CORS preflights are answered before authentication; size limits and security headers
     # apply to every answer, refusals included.
     if settings.cors_origins:

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..market.bars import Bars
 
@@ -125,6 +127,65 @@ def _rows(keys: list[str], cols: list[list[Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in zip(keys, vals, strict=True) if v is not None} for vals in zip(*cols, strict=True)]
 
 
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def _fragment(key: str, values: pa.ChunkedArray | pa.Array, kind: str) -> pa.Array | pa.ChunkedArray | str | None:
+    """``"key":value`` per row as an Arrow string column (null where the value is left out), or one string for
+    every row; None when this column cannot be written without Python (the caller falls back)."""
+    prefix = orjson.dumps(key).decode() + ":"
+    if kind == "empty":
+        return prefix + '""'
+    t = values.type
+    if kind in ("int", "opt_int"):
+        if not pa.types.is_integer(t):
+            return None
+        text = pc.cast(values, pa.string())
+    elif kind == "num":
+        if pa.types.is_floating(t):
+            # Arrow writes the shortest round-trip form, integral values without a fraction (like ``num``).
+            text = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.string()), pc.cast(values, pa.string()))
+        elif pa.types.is_integer(t):
+            text = pc.cast(values, pa.string())
+        else:
+            return None
+    elif kind in ("list", "list_or_absent"):
+        if not (pa.types.is_list(t) and pa.types.is_integer(t.value_type)):
+            return None
+        inner = pc.binary_join(pc.cast(values, pa.list_(pa.string())), ",")
+        if kind == "list":
+            inner = pc.coalesce(inner, "")
+        else:
+            inner = pc.if_else(pc.equal(pc.list_value_length(values), 0), pa.scalar(None, pa.string()), inner)
+        text = pc.binary_join_element_wise("[", inner, "]", "")
+    elif kind == "str":
+        if not pa.types.is_string(t) or pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
+            return None
+        text = pc.binary_join_element_wise('"', pc.coalesce(values, ""), '"', "")
+    elif kind == "decimal":
+        if not pa.types.is_integer(t):
+            return None
+        text = pc.binary_join_element_wise('"', pc.cast(values, pa.string()), '.0"', "")
+    else:
+        raise ValueError(kind)
+    return pc.binary_join_element_wise(prefix, text, "")
+
+
+def rows_json(spec: Spec, table: pa.Table) -> orjson.Fragment:
+    """The JSON array ``shape_rows`` would give, written by Arrow a column at a time (no Python row objects)."""
+    if table.num_rows == 0:
+        return orjson.Fragment(b"[]")
+    parts = [_fragment(key, table[col] if kind != "empty" else None, kind) for key, col, kind in spec]
+    if any(p is None for p in parts):
+        return orjson.Fragment(orjson.dumps(shape_rows(spec, table)))
+    body = pc.binary_join_element_wise(*parts, ",", null_handling="skip")
+    objects = pc.binary_join_element_wise("{", body, "}", "")
+    if isinstance(objects, pa.ChunkedArray):
+        objects = objects.combine_chunks()
+    whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(objects)], pa.int32()), objects), ",")
+    return orjson.Fragment(b"[" + whole[0].as_buffer().to_pybytes() + b"]")
+
+
 def shape_row(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
     """One record (a dict of column values) in the same shape."""
     columns = {col for _, col, kind in spec if kind != "empty"}
@@ -132,28 +193,28 @@ def shape_row(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
     return shape_rows(spec, table)[0]
 
 
-def option_trade_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(OPTION_TRADE, table)
+def option_trade_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(OPTION_TRADE, table)
 
 
-def stock_trade_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(STOCK_TRADE, table)
+def stock_trade_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(STOCK_TRADE, table)
 
 
 def option_quote_row(r: dict[str, Any]) -> dict[str, Any]:
     return shape_row(OPTION_QUOTE, r)
 
 
-def option_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(OPTION_QUOTE, table)
+def option_quote_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(OPTION_QUOTE, table)
 
 
 def stock_quote_row(r: dict[str, Any]) -> dict[str, Any]:
     return shape_row(STOCK_QUOTE, r)
 
 
-def stock_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(STOCK_QUOTE, table)
+def stock_quote_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(STOCK_QUOTE, table)
 
 
 def last_trade_compact(ticker: str, r: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def list_ticks(
     ticker: str,
     query: TickQuery,
     timeframe: str | None,
-    shape: Callable[[pa.Table], list[dict[str, Any]]],
+    shape: Callable[[pa.Table], Any],
     max_limit: int = 10000,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)

@@ -23,7 +23,7 @@ from .shapes import last_nbbo
 router = Router(tags=["polygon"])
 
 MAX_LIMIT = 50000
-ROW_SHAPES: dict[str, Callable[[pa.Table], list[dict[str, Any]]]] = {
+ROW_SHAPES: dict[str, Callable[[pa.Table], Any]] = {
     "option_trades": option_trade_rows,
     "option_quotes": option_quote_rows,
     "stock_trades": stock_trade_rows,
