@@ -21,6 +21,8 @@ AS_OF_DOC = (
 
 def option_ticker(raw: str, name: str = "options_ticker") -> str:
     """The canonical ``O:`` ticker (the prefix is optional on input); 400 when malformed."""
+    if not raw.isascii():
+        raise bad_request(f"Invalid {name} {raw!r}: expected an OCC option ticker such as O:SPY251219C00650000.")
     try:
         return normalize_option_ticker(raw)
     except InvalidOptionSymbolError as exc:
