@@ -23,7 +23,7 @@ from .common import known_contract, option_ticker
 router = Router(tags=["options"])
 
 CONTRACT_SORTS = ("ticker", "underlying_ticker", "expiration_date", "strike_price")
-AS_OF_DATE_DOC = "YYYY-MM-DD (default today): contracts as listed on that day"
+AS_OF_DATE_DOC = "YYYY-MM-DD (default today): contracts as listed on that day (a later day means today)"
 
 
 @router.get(
@@ -55,7 +55,7 @@ def list_contracts(
     pager = Pager(request, ctx, who, "contracts")
     state = pager.load(page)
     if state is None:
-        day = parse_date("as_of", as_of) if as_of else who.today
+        day = min(parse_date("as_of", as_of), who.today) if as_of else who.today
         state = {
             "u": underlying_ticker.strip().upper() if underlying_ticker else None,
             "ur": [
@@ -105,7 +105,7 @@ def contract_detail(
     services = ctx.services
     known_contract(services, ticker)
     if as_of:
-        day = parse_date("as_of", as_of)
+        day = min(parse_date("as_of", as_of), who.today)  # a later day's listing is not knowable yet
         who.check_lookback(day)
         record = services.reference.contract(ticker, day)
         if record is None:
