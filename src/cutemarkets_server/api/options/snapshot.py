@@ -26,7 +26,8 @@ def _snapshot(
     latest = services.reference.contract(ticker, None)
     assert latest is not None
     if underlying is not None and underlying.strip().upper() != latest["underlying_ticker"]:
-        raise not_found(f"No contract {ticker} under {underlying.strip().upper()}: it belongs to {latest['underlying_ticker']}.")
+        owner = latest["underlying_ticker"]
+        raise not_found(f"No contract {ticker} under {underlying.strip().upper()}: it belongs to {owner}.")
     pit = point_in_time(who, as_of)
     record = services.reference.contract(ticker, pit.day)
     if record is None or record["expiration_date"] < pit.day:

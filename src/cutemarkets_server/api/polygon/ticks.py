@@ -16,9 +16,9 @@ from ..envelope import JSONBytes, results
 from ..errors import not_found
 from ..openapi import params as qp
 from ..openapi.schemas import ok_body
+from ..paging import Pager
 from ..routing import Router
 from ..shapes import last_trade_compact, option_quote_rows, option_trade_rows, stock_quote_rows, stock_trade_rows
-from ..paging import Pager
 from ..ticklists import TickQuery, first_page, horizon, last_tick, list_ticks, tick_query_of
 from .common import CURSOR_DOC, Instrument, cursor_of, instrument, no_rows
 from .shapes import last_nbbo
