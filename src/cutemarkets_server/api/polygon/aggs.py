@@ -13,7 +13,8 @@ from ..envelope import JSONBytes
 from ..errors import not_found
 from ..openapi import params as q
 from ..openapi.schemas import ok_body
-from ..params import parse_bool, parse_choice, parse_int
+from ..paging import Pager
+from ..params import parse_bool, parse_choice, parse_int, parse_limit
 from ..routing import Router
 from ..stocks.aggs import grouped as v1_grouped
 from .common import CURSOR_DOC, cursor_of, forward, instrument, no_aggregates, same_query_as
@@ -48,10 +49,14 @@ def aggs(
     """Bars of a stock or an ``O:`` option (``second`` … ``year``); ``t`` is the bar start in ms, day and
     longer bars start at 00:00 America/New_York. A ticker without data answers 200 with no results."""
     inst = instrument(ctx, who, ticker)
-    if not inst.known:
+    if not inst.known:  # validated all the same: bad input is a 400 whether or not the ticker has data
         parse_int("multiplier", multiplier, minimum=1, maximum=q.MAX_MULTIPLIER)
         parse_choice("timespan", timespan, TIMESPANS)
         parse_range_bounds(from_date, to_date)
+        parse_choice("sort", sort, ("asc", "desc"))
+        parse_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+        if cursor_of(request):
+            Pager(request, ctx, who, f"polygon_{inst.product}_aggs").load(cursor_of(request))
         return no_aggregates(request, inst.ticker, parse_bool("adjusted", adjusted, default=True))
     return aggs_range(
         request,

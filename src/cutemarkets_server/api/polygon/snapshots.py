@@ -14,6 +14,7 @@ from ..envelope import JSONBytes
 from ..openapi import params as q
 from ..openapi.schemas import ok_body
 from ..routing import Router
+from ..stocks.common import stock_ticker
 from ..stocks.snapshots import movers as v1_movers
 from ..stocks.snapshots import snapshot_all as v1_snapshot_all
 from ..stocks.snapshots import snapshot_one as v1_snapshot_one
@@ -56,7 +57,8 @@ def snapshot_one(
 ) -> JSONBytes:
     """``{ticker: StockSnapshot}``; 404 for a ticker without data."""
     who.require_product("stocks")
-    return reshape(forward(v1_snapshot_one, request, ctx, who, stocksTicker=ticker), _under_ticker)
+    symbol = stock_ticker(ticker, "ticker")
+    return reshape(forward(v1_snapshot_one, request, ctx, who, stocksTicker=symbol), _under_ticker)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from ..envelope import JSONBytes
 from ..openapi import params as q
 from ..openapi.schemas import ok_body
 from ..routing import Router
+from ..stocks.common import stock_ticker
 from ..stocks.tickers import list_tickers as v1_list_tickers
 from ..stocks.tickers import related as v1_related
 from ..stocks.tickers import ticker_details as v1_ticker_details
@@ -75,7 +76,7 @@ def ticker_details(
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     """One ticker's reference record as in force on ``date`` (default today), with its market cap."""
-    return forward(v1_ticker_details, request, ctx, who, stocksTicker=ticker)
+    return forward(v1_ticker_details, request, ctx, who, stocksTicker=stock_ticker(ticker, "ticker"))
 
 
 @router.get(
@@ -91,4 +92,5 @@ def related_companies(
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     """``{ticker, results: [{ticker}]}``: peers and competitors recorded for the ticker."""
-    return reshape(forward(v1_related, request, ctx, who, stocksTicker=ticker), _with_ticker(ticker))
+    symbol = stock_ticker(ticker, "ticker")
+    return reshape(forward(v1_related, request, ctx, who, stocksTicker=symbol), _with_ticker(symbol))
