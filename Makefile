@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: install dev run test lint bench clean
+.PHONY: install dev run test lint bench fuzz clean
 
 install: $(INSTALLED)
 
@@ -34,6 +34,10 @@ lint: dev
 
 bench: dev
 	$(BIN)/cutemarkets bench
+
+# Schemathesis with every check over /openapi.json, a long run (tests/test_openapi.py runs a short one).
+fuzz: dev
+	$(BIN)/python scripts/fuzz_openapi.py --max-examples $(or $(EXAMPLES),300)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
