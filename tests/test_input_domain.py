@@ -210,3 +210,24 @@ def test_no_input_gives_a_5xx_and_every_refusal_is_the_envelope_naming_a_paramet
         sent = [*path_values, *query]
         message = body["error"]["message"]
         assert any(MESSAGE_NAMES.get(n, n) in message for n in sent), (message, sent)
+
+
+def test_ranges_whose_bounds_exclude_each_other_are_empty_answers(http, server, doc) -> None:
+    """No OpenAPI schema can state "from before to", so such a range is answered, with nothing in it."""
+    key = auth(server.key("expert"))
+    ops = {op.path: op for op in operations(doc)}
+    for template, url, params in (
+        (
+            "/v1/stocks/aggs/{stocksTicker}/{multiplier}/{timespan}/{from_date}/{to_date}/",
+            "/v1/stocks/aggs/SPY/1/day/2025-12-01/2025-11-01/",
+            {},
+        ),
+        (
+            "/v1/stocks/trades/{stocksTicker}/",
+            "/v1/stocks/trades/SPY/",
+            {"timestamp.gte": "2025-12-02", "timestamp.lt": "2025-12-01"},
+        ),
+    ):
+        response = http.get(url, params=params, headers=key)
+        assert response.status_code == 200 and response.json()["results"] == [], url
+        assert not problems(body_validator(doc, ops[template], 200), response.json())

@@ -8,7 +8,7 @@ from ...services.option_snapshots import SnapshotOptions
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
-from ..errors import not_found
+from ..errors import bad_request, not_found
 from ..openapi import params as q
 from ..openapi.schemas import ok_body
 from ..routing import Router
@@ -26,8 +26,7 @@ def _snapshot(
     latest = services.reference.contract(ticker, None)
     assert latest is not None
     if underlying is not None and underlying.strip().upper() != latest["underlying_ticker"]:
-        owner = latest["underlying_ticker"]
-        raise not_found(f"No contract {ticker} under {underlying.strip().upper()}: it belongs to {owner}.")
+        raise bad_request(f"Invalid underlying {underlying!r}: {ticker} belongs to {latest['underlying_ticker']}.")
     pit = point_in_time(who, as_of)
     record = services.reference.contract(ticker, pit.day)
     if record is None or record["expiration_date"] < pit.day:
