@@ -4,7 +4,7 @@ FastAPI describes each route from its declaration: parameters (typed by ``openap
 body (``responses=ok_body(...)`` naming a schema of ``openapi.schemas``, or a pydantic ``response_model``).
 This module adds what every route shares, so no route repeats it:
 
-* the error responses it can really give, each with the error envelope: 400 when it takes parameters;
+* the error responses it can really give, each with the error envelope: 400 when it takes parameters or a body;
   401, 403 and 429 when it needs a key (``auth.product_for_path``); 404 when its path has parameters;
   500 and any other status of the error table (``errors.ERROR_STATUS``) everywhere;
 * the key schemes (Bearer header or ``apiKey`` query) on keyed routes, none on public ones;
@@ -47,7 +47,7 @@ def error_statuses(path: str, operation: dict[str, Any]) -> list[int]:
     statuses = set(ERROR_STATUS.values())
     if product_for_path(path) is None:
         statuses -= set(KEYED_ONLY)
-    if not operation.get("parameters"):
+    if not operation.get("parameters") and "requestBody" not in operation:
         statuses.discard(400)
     if "{" not in path:
         statuses.discard(404)

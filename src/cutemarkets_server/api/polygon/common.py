@@ -13,12 +13,11 @@ import orjson
 from fastapi import Request
 from fastapi import params as fastapi_params
 
-from ...market.occ import InvalidOptionSymbolError, parse_option_symbol
 from ..auth import Caller
 from ..deps import ApiContext
 from ..envelope import JSONBytes, ok
 from ..openapi import params as q
-from ..options.common import option_ticker
+from ..options.common import is_option_ticker, option_ticker
 from ..stocks.common import stock_ticker
 
 INDEX_TICKER = re.compile(r"^I:[A-Z0-9._\-]{1,20}$")
@@ -38,18 +37,9 @@ class Instrument:
         return self.product == "options"
 
 
-def _is_occ(text: str) -> bool:
-    try:
-        parse_option_symbol(text)
-    except InvalidOptionSymbolError:
-        return False
-    return True
-
-
 def product_of(raw: str) -> str:
     """``options`` for ``O:`` tickers and bare OCC symbols, ``stocks`` for everything else."""
-    text = raw.strip().upper()
-    return "options" if text.startswith("O:") or _is_occ(text) else "stocks"
+    return "options" if is_option_ticker(raw) else "stocks"
 
 
 def instrument(ctx: ApiContext, who: Caller, raw: str, name: str = "ticker") -> Instrument:

@@ -12,7 +12,7 @@ from ..envelope import JSONBytes
 from ..indicators import indicator_query, indicator_response, polygon_indicator_query
 from ..openapi import params as q
 from ..openapi.schemas import ok_body
-from ..options.common import known_contract, option_ticker
+from ..options.common import is_option_ticker, known_contract, option_ticker
 from ..routing import Router
 from .common import known_stock, stock_ticker
 
@@ -64,7 +64,7 @@ def indicators_any(
 ) -> JSONBytes:
     """The same indicators for either product: an ``O:`` ticker needs the options product, any other
     ticker the stocks product. Takes every parameter of the product routes."""
-    if ticker.strip().upper().startswith("O:"):
+    if is_option_ticker(ticker):  # an O: ticker, or a bare OCC symbol
         who.require_product("options")
         symbol = option_ticker(ticker, "ticker")
         known_contract(ctx.services, symbol)
