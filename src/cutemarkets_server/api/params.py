@@ -190,22 +190,16 @@ def time_range(
 
 
 def parse_limit(value: str | None, *, default: int, maximum: int, name: str = "limit") -> int:
-    """A positive integer page size; values above ``maximum`` are clamped silently."""
+    """A positive integer page size; values above ``maximum`` (of any size) are clamped silently."""
     if value is None or value == "":
         return default
     text = value.strip()
-    if _INTEGER_RE.match(text) and len(text.lstrip("+-")) > _MAX_DIGITS:
-        text = text[0] + "9" if text[0] == "-" else str(maximum)  # far out of range: the sign decides
-    try:
-        number = int(text)
-    except ValueError:
-        try:
-            f = float(text)
-        except ValueError:
-            f = math.nan
-        if not math.isfinite(f) or f != int(f):
-            raise bad_request(f"Invalid {name} {value!r}: expected a positive integer.") from None
-        number = int(f)
+    if not _INTEGER_RE.match(text):
+        raise bad_request(f"Invalid {name} {value!r}: expected a positive integer.")
+    digits = text.lstrip("+-")
+    number = int(digits) if len(digits) <= _MAX_DIGITS else maximum + 1
+    if text.startswith("-") and number:
+        number = -number
     if number < 1:
         raise bad_request(f"Invalid {name} {value!r}: must be at least 1.")
     return min(number, maximum)
