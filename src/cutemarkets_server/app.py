@@ -14,6 +14,7 @@ from .api.compression import GzipMiddleware
 from .api.cursor import PageTokens
 from .api.deps import ApiContext
 from .api.middleware import EdgeMiddleware
+from .api.openapi import document as openapi_document
 from .api.options import router as options_router
 from .api.polygon import router as polygon_router
 from .api.reference import router as reference_router
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(reference_router)
     app.include_router(polygon_router)
     app.include_router(ws_router)
+    openapi_document.install(app)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
     app.add_middleware(GzipMiddleware, minimum_size=2048, level=1)

@@ -13,23 +13,22 @@ from ..market.timestamps import et_date, et_midnight_ns
 from .auth import Caller
 from .deps import ApiContext
 from .envelope import JSONBytes, ok
-from .errors import bad_request, not_found
+from .errors import not_found
+from .openapi.params import MAX_MULTIPLIER
 from .paging import Pager
 from .params import parse_bool, parse_choice, parse_date, parse_instant, parse_int, parse_limit
 from .shapes import bar_rows, num
 
 V1_TIMESPANS = tuple(t for t in TIMESPANS if t != "second")
+EMPTY_COUNTS = {"queryCount": 0, "resultsCount": 0, "count": 0}
 
 
 def parse_range_bounds(frm: str, to: str) -> tuple[int, int, dt.date]:
-    """[lo, hi) in ns from the path's ``from``/``to`` (dates are whole ET days, integers are ms)."""
+    """[lo, hi) in ns from the path's ``from``/``to`` (dates are whole ET days, integers are ms); ``from``
+    after ``to`` is an empty range."""
     a = parse_instant("from", frm, integer_unit="ms")
     b = parse_instant("to", to, integer_unit="ms")
-    lo = a.start_ns()
-    hi = b.end_ns()
-    if lo >= hi:
-        raise bad_request(f"Invalid from {frm!r}: it is after to {to!r}.")
-    return lo, hi, a.day if a.day is not None else et_date(a.ns)
+    return a.start_ns(), b.end_ns(), a.day if a.day is not None else et_date(a.ns)
 
 
 def aggs_range(
@@ -55,7 +54,7 @@ def aggs_range(
     pager = Pager(request, ctx, who, route)
     state = pager.load(page)
     if state is None:
-        mult = parse_int("multiplier", multiplier, minimum=1)
+        mult = parse_int("multiplier", multiplier, minimum=1, maximum=MAX_MULTIPLIER)
         span = parse_choice("timespan", timespan, timespans)
         lo, hi, anchor = parse_range_bounds(frm, to)
         state = {
@@ -70,6 +69,8 @@ def aggs_range(
             "l": parse_limit(limit, default=default_limit, maximum=max_limit),
         }
     who.check_lookback(et_date(state["lo"]))
+    if state["lo"] >= state["hi"]:
+        return ok(request, {"ticker": state["t"], "adjusted": state["adj"], **EMPTY_COUNTS, "results": []})
     series = ctx.services.bars.range(
         state["t"],
         state["m"],

@@ -48,7 +48,13 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error(request, 404, "not_found", f"Unknown route {request.url.path}.")
         if exc.status_code == 405:
-            return error(request, 405, "bad_request", f"Method {request.method} is not allowed on {request.url.path}.")
+            return error(
+                request,
+                405,
+                "bad_request",
+                f"Method {request.method} is not allowed on {request.url.path}.",
+                dict(exc.headers or {}) or None,
+            )
         code = "bad_request" if exc.status_code < 500 else "internal_error"
         return error(request, exc.status_code, code, str(exc.detail))
 

@@ -7,12 +7,13 @@ from fastapi import Depends, Request
 from ..services.health import check_cache, check_database, check_lake
 from .deps import ApiContext, context
 from .envelope import JSONBytes, request_id
+from .openapi.schemas import ok_body
 from .routing import Router
 
 router = Router(tags=["status"])
 
 
-@router.get("/v1/status/", summary="Service health", response_class=JSONBytes)
+@router.get("/v1/status/", summary="Service health", response_class=JSONBytes, responses=ok_body("Status"))
 def status(request: Request, ctx: ApiContext = Depends(context)) -> JSONBytes:
     """``ok`` when every service is healthy, else ``degraded``; always 200 with measured latencies.
 

@@ -7,16 +7,19 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...services.option_snapshots import SnapshotOptions
 from ...services.reference import ContractQuery
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..paging import Pager
 from ..params import parse_choice, parse_date, parse_float, parse_limit
 from ..routing import Router
+from ..stocks.common import stock_ticker
 from .common import AS_OF_DOC, pit_from_state, pit_state, point_in_time
 
 router = Router(tags=["options"])
@@ -42,17 +45,17 @@ class ContractFilterParams:
 
 
 def contract_filter_params(
-    contract_type: str | None = Query(None, description="call or put"),
-    expiration_date: str | None = Query(None, description="YYYY-MM-DD"),
-    expiration_date_gte: str | None = Query(None, alias="expiration_date.gte"),
-    expiration_date_gt: str | None = Query(None, alias="expiration_date.gt"),
-    expiration_date_lte: str | None = Query(None, alias="expiration_date.lte"),
-    expiration_date_lt: str | None = Query(None, alias="expiration_date.lt"),
-    strike_price: str | None = Query(None),
-    strike_price_gte: str | None = Query(None, alias="strike_price.gte"),
-    strike_price_gt: str | None = Query(None, alias="strike_price.gt"),
-    strike_price_lte: str | None = Query(None, alias="strike_price.lte"),
-    strike_price_lt: str | None = Query(None, alias="strike_price.lt"),
+    contract_type: str | None = q.choice(("call", "put"), "call or put"),
+    expiration_date: str | None = q.day("YYYY-MM-DD"),
+    expiration_date_gte: str | None = q.day(alias="expiration_date.gte"),
+    expiration_date_gt: str | None = q.day(alias="expiration_date.gt"),
+    expiration_date_lte: str | None = q.day(alias="expiration_date.lte"),
+    expiration_date_lt: str | None = q.day(alias="expiration_date.lt"),
+    strike_price: str | None = q.number(),
+    strike_price_gte: str | None = q.number(alias="strike_price.gte"),
+    strike_price_gt: str | None = q.number(alias="strike_price.gt"),
+    strike_price_lte: str | None = q.number(alias="strike_price.lte"),
+    strike_price_lt: str | None = q.number(alias="strike_price.lt"),
 ) -> ContractFilterParams:
     """The filter parameters both listings take (one declaration for the OpenAPI document)."""
     return ContractFilterParams(
@@ -150,16 +153,21 @@ def sorted_page(
     return page, [v.isoformat() if isinstance(v, dt.date) else v, last["ticker"]]
 
 
-@router.get("/v1/options/chain/{underlying}/", summary="Option chain snapshot", response_class=JSONBytes)
+@router.get(
+    "/v1/options/chain/{underlying}/",
+    summary="Option chain snapshot",
+    response_class=JSONBytes,
+    responses=ok_body("OptionChain"),
+)
 def chain(
     request: Request,
-    underlying: str,
+    underlying: str = q.stock_ticker("The underlying's symbol"),
     filters: ContractFilterParams = Depends(contract_filter_params),
-    sort: str | None = Query(None, description="ticker (default), expiration_date or strike_price"),
-    order: str | None = Query(None, description="asc (default) or desc"),
-    limit: str | None = Query(None, description="Rows per page: default 10, maximum 250"),
-    page: str | None = Query(None, description="Continuation token from next_url"),
-    as_of: str | None = Query(None, description=AS_OF_DOC),
+    sort: str | None = q.choice(CHAIN_SORTS, "ticker (default), expiration_date or strike_price"),
+    order: str | None = q.choice(("asc", "desc"), "asc (default) or desc"),
+    limit: str | None = q.limit(default=10, maximum=250),
+    page: str | None = q.token(),
+    as_of: str | None = q.timestamp(AS_OF_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -169,7 +177,7 @@ def chain(
     if state is None:
         pit = point_in_time(who, as_of)
         state = {
-            "u": underlying.strip().upper(),
+            "u": stock_ticker(underlying, "underlying"),
             "f": contract_filters(filters),
             "s": parse_choice("sort", sort, CHAIN_SORTS, default="ticker"),
             "o": parse_choice("order", order, ("asc", "desc"), default="asc"),

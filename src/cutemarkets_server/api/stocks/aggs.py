@@ -6,15 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...market.bars import INTRADAY
 from ...market.calendar import MarketCalendar
 from ...services.stocks import StockMarket, window_sessions
-from ..aggregates import aggs_range, open_close, previous_day
+from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, ok
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..params import parse_bool, parse_date
 from ..routing import Router
 from ..shapes import grouped_daily_row
@@ -37,12 +39,17 @@ def session_labeller(calendar: MarketCalendar) -> Callable[[list[dict[str, Any]]
     return annotate
 
 
-@router.get("/v1/stocks/aggs/grouped/{date}/", summary="Grouped daily bars (all stocks)", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/aggs/grouped/{date}/",
+    summary="Grouped daily bars (all stocks)",
+    response_class=JSONBytes,
+    responses=ok_body("GroupedDaily"),
+)
 def grouped(
     request: Request,
-    date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    include_otc: str | None = Query(None, description="true adds OTC tickers (default false)"),
+    date: str = q.path_day(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    include_otc: str | None = q.boolean("true adds OTC tickers (default false)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -61,11 +68,16 @@ def grouped(
     )
 
 
-@router.get("/v1/stocks/aggs/{stocksTicker}/prev/", summary="Stock previous-day bar", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/aggs/{stocksTicker}/prev/",
+    summary="Stock previous-day bar",
+    response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
+)
 def prev(
     request: Request,
-    stocksTicker: str,
-    adjusted: str | None = Query(None),
+    stocksTicker: str = q.stock_ticker(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -79,18 +91,19 @@ def prev(
     "/v1/stocks/aggs/{stocksTicker}/{multiplier}/{timespan}/{from_date}/{to_date}/",
     summary="Stock aggregates (custom range)",
     response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
 )
 def aggs(
     request: Request,
-    stocksTicker: str,
-    multiplier: str,
-    timespan: str,
-    from_date: str,
-    to_date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    sort: str | None = Query(None, description="asc (default) or desc by bar time"),
-    limit: str | None = Query(None, description="Base bars read: default 5000, maximum 10000"),
-    page: str | None = Query(None),
+    stocksTicker: str = q.stock_ticker(),
+    multiplier: str = q.multiplier(),
+    timespan: str = q.path_choice(V1_TIMESPANS, "Bar length unit"),
+    from_date: str = q.range_bound("from"),
+    to_date: str = q.range_bound("to"),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    sort: str | None = q.choice(("asc", "desc"), "asc (default) or desc by bar time"),
+    limit: str | None = q.limit(default=5000, maximum=10000, what="Base bars read"),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -116,12 +129,17 @@ def aggs(
     )
 
 
-@router.get("/v1/stocks/open-close/{stocksTicker}/{date}/", summary="Stock daily open/close", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/open-close/{stocksTicker}/{date}/",
+    summary="Stock daily open/close",
+    response_class=JSONBytes,
+    responses=ok_body("OpenClose"),
+)
 def daily_open_close(
     request: Request,
-    stocksTicker: str,
-    date: str,
-    adjusted: str | None = Query(None),
+    stocksTicker: str = q.stock_ticker(),
+    date: str = q.path_day(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
