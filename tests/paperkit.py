@@ -14,7 +14,16 @@ import httpx
 
 STR_FIELDS = {
     "account": ["id", "name", "status", "currency", "initial_cash", "cash", "created_at", "updated_at"],
-    "summary": ["equity", "cash", "market_value", "initial_cash", "realized_pl", "unrealized_pl", "drawdown", "win_rate"],
+    "summary": [
+        "equity",
+        "cash",
+        "market_value",
+        "initial_cash",
+        "realized_pl",
+        "unrealized_pl",
+        "drawdown",
+        "win_rate",
+    ],
     "order": [
         "id",
         "client_order_id",
@@ -107,14 +116,17 @@ class TsClient:
         r = self.http.request(method, path, params=params, headers=headers, content=content)
         payload = r.json() if r.text else {}
         if not r.is_success:
-            raise ApiFailure(r.status_code, payload)
+            raise ApiFailureError(r.status_code, payload)
         return payload
 
     def accounts_list(self, **params: Any) -> Any:
         return self._call("GET", "/v1/paper/accounts/", params={k: str(v) for k, v in params.items()})
 
     def accounts_create(self, name: str | None = None, initial_cash: Any = None) -> Any:
-        body = {"name": name or "Paper Account", "initial_cash": str(initial_cash if initial_cash is not None else "100000")}
+        body = {
+            "name": name or "Paper Account",
+            "initial_cash": str(initial_cash if initial_cash is not None else "100000"),
+        }
         return self._call("POST", "/v1/paper/accounts/", body=body)
 
     def accounts_get(self, account_id: str) -> Any:
@@ -169,7 +181,7 @@ class TsClient:
         return self._call("GET", f"/v1/paper/accounts/{account_id}/fills/")
 
 
-class ApiFailure(Exception):
+class ApiFailureError(Exception):
     def __init__(self, status: int, payload: Any) -> None:
         super().__init__(f"{status}: {payload}")
         self.status = status

@@ -5,6 +5,7 @@ bad bodies, key isolation, parallel submissions, option expiration and the WebSo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from cutemarkets_server.clock import FixedClock
 from cutemarkets_server.market.calendar import xnys
 from cutemarkets_server.market.timestamps import et_ns
 from cutemarkets_server.ws.config import StreamConfig
-from paperkit import ApiFailure, TsClient, check_shape, wait_for
+from paperkit import ApiFailureError, TsClient, check_shape, wait_for
 from wsserver import StreamServer, linked_data_dir, start_stream_server
 
 DAY = dt.date(2025, 12, 2)
@@ -75,7 +76,7 @@ def nbbo(desk: StreamServer, symbol: str) -> tuple[Decimal, Decimal]:
 
 
 def bad(call: Any, field: str) -> dict[str, Any]:
-    with pytest.raises(ApiFailure) as info:
+    with pytest.raises(ApiFailureError) as info:
         call()
     assert info.value.status == 400, info.value.payload
     err = info.value.payload
@@ -98,8 +99,17 @@ def test_full_lifecycle_with_the_typescript_client_requests(desk: StreamServer) 
     assert any(a["id"] == aid for a in ts.accounts_list(limit=100)["results"])
 
     bid, ask = nbbo(desk, "AAPL")
-    order = ts.orders_submit(aid, {"symbol": "AAPL", "qty": 2.5, "side": "buy", "type": "market",
-                                   "time_in_force": "day", "client_order_id": "life-1"})
+    order = ts.orders_submit(
+        aid,
+        {
+            "symbol": "AAPL",
+            "qty": 2.5,
+            "side": "buy",
+            "type": "market",
+            "time_in_force": "day",
+            "client_order_id": "life-1",
+        },
+    )
     check_shape("order", order)
     assert order["status"] == "filled" and order["asset_class"] == "us_equity"
     assert Decimal(order["filled_avg_price"]) == ask, "a market buy fills at the ask"
@@ -151,8 +161,9 @@ def test_full_lifecycle_with_the_typescript_client_requests(desk: StreamServer) 
     assert reset["summary"]["cash"] == "50000.0000" and reset["summary"]["realized_pl"] == "0.0000"
     assert ts.orders_list(aid)["results"] == [] and ts.fills(aid)["results"] == []
     # A client_order_id may be used again in the new generation.
-    again = ts.orders_submit(aid, {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
-                                   "client_order_id": "life-1"})
+    again = ts.orders_submit(
+        aid, {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "client_order_id": "life-1"}
+    )
     assert again["id"] != order["id"]
 
     ts.accounts_delete(aid)
@@ -185,11 +196,13 @@ def test_limit_orders_fill_when_marketable_at_the_quote(desk: StreamServer) -> N
     ts = client(desk)
     aid = new_account(ts)
     bid, ask = nbbo(desk, "SPY")
-    through = ts.orders_submit(aid, {"symbol": "SPY", "qty": "1", "side": "buy", "type": "limit",
-                                     "limit_price": str(ask + 5)})
+    through = ts.orders_submit(
+        aid, {"symbol": "SPY", "qty": "1", "side": "buy", "type": "limit", "limit_price": str(ask + 5)}
+    )
     assert through["status"] == "filled" and Decimal(through["filled_avg_price"]) == ask
-    resting = ts.orders_submit(aid, {"symbol": "SPY", "qty": "1", "side": "sell", "type": "limit",
-                                     "limit_price": str(bid + 50)})
+    resting = ts.orders_submit(
+        aid, {"symbol": "SPY", "qty": "1", "side": "sell", "type": "limit", "limit_price": str(bid + 50)}
+    )
     assert resting["status"] == "new" and resting["filled_at"] is None
     assert ts.orders_list(aid, status="open")["results"][0]["id"] == resting["id"]
     assert [o["id"] for o in ts.orders_list(aid, status="closed")["results"]] == [through["id"]]
@@ -271,10 +284,18 @@ def test_a_retried_post_returns_the_same_order(desk: StreamServer) -> None:
     found = ts.orders_by_client_order_id(aid, "retry-me")
     assert found["id"] == first["id"]
     with raw(desk) as http:
-        assert http.get(f"/v1/paper/accounts/{aid}/orders:by_client_order_id/",
-                        params={"client_order_id": "retry-me"}).json()["id"] == first["id"]
-        assert http.get(f"/v1/paper/accounts/{aid}/orders:by_client_order_id",
-                        params={"client_order_id": "nope"}).status_code == 404
+        assert (
+            http.get(
+                f"/v1/paper/accounts/{aid}/orders:by_client_order_id/", params={"client_order_id": "retry-me"}
+            ).json()["id"]
+            == first["id"]
+        )
+        assert (
+            http.get(
+                f"/v1/paper/accounts/{aid}/orders:by_client_order_id", params={"client_order_id": "nope"}
+            ).status_code
+            == 404
+        )
 
 
 @pytest.fixture(scope="module")
@@ -303,8 +324,10 @@ def refusing(desk: StreamServer) -> str:
         ({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": 10}, "limit_price"),
         ({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "gtc"}, "time_in_force"),
         ({"symbol": "AAPL", "qty": "1", "side": "sell", "type": "market"}, "qty"),
-        ({"symbol": "AAPL", "qty": "1", "side": "sell", "type": "market", "position_intent": "sell_to_open"},
-         "position_intent"),
+        (
+            {"symbol": "AAPL", "qty": "1", "side": "sell", "type": "market", "position_intent": "sell_to_open"},
+            "position_intent",
+        ),
         ({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "client_order_id": 7}, "client_order_id"),
         (["not", "an", "object"], "body"),
     ],
@@ -320,8 +343,12 @@ def test_malformed_json_and_bad_account_bodies_are_400(desk: StreamServer) -> No
     ts = client(desk)
     aid = new_account(ts)
     with raw(desk) as http:
-        for path, method in ((f"/v1/paper/accounts/{aid}/orders/", "POST"), ("/v1/paper/accounts/", "POST"),
-                             (f"/v1/paper/accounts/{aid}/", "PATCH"), (f"/v1/paper/accounts/{aid}/reset/", "POST")):
+        for path, method in (
+            (f"/v1/paper/accounts/{aid}/orders/", "POST"),
+            ("/v1/paper/accounts/", "POST"),
+            (f"/v1/paper/accounts/{aid}/", "PATCH"),
+            (f"/v1/paper/accounts/{aid}/reset/", "POST"),
+        ):
             r = http.request(method, path, content=b'{"symbol": "AAPL", ', headers={"Content-Type": "application/json"})
             assert r.status_code == 400 and "body" in r.json()["error"]["message"]
     bad(lambda: ts._call("POST", "/v1/paper/accounts/", body={"name": "x", "initial_cash": 1000}), "initial_cash")
@@ -364,12 +391,12 @@ def test_another_key_gets_404_and_a_key_without_paper_403(desk: StreamServer) ->
         lambda: theirs.accounts_reset(aid),
         lambda: theirs.orders_submit(aid, {"symbol": "SPY", "qty": "1", "side": "buy", "type": "market"}),
     ):
-        with pytest.raises(ApiFailure) as info:
+        with pytest.raises(ApiFailureError) as info:
             call()
         assert info.value.status == 404 and info.value.payload["error"]["code"] == "not_found"
     assert all(a["id"] != aid for a in theirs.accounts_list()["results"])
     assert mine.orders_get(aid, order["id"])["status"] == "new"
-    with pytest.raises(ApiFailure) as info:
+    with pytest.raises(ApiFailureError) as info:
         client(desk, "stocks_only").accounts_list()
     assert info.value.status == 403
 
@@ -383,8 +410,10 @@ def test_parallel_buys_never_spend_more_than_the_cash(desk: StreamServer) -> Non
 
     def buy(i: int) -> dict[str, Any]:
         with raw(desk) as http:
-            r = http.post(f"/v1/paper/accounts/{aid}/orders/",
-                          json={"symbol": "SPY", "qty": "1", "side": "buy", "type": "market", "client_order_id": f"b{i}"})
+            r = http.post(
+                f"/v1/paper/accounts/{aid}/orders/",
+                json={"symbol": "SPY", "qty": "1", "side": "buy", "type": "market", "client_order_id": f"b{i}"},
+            )
             assert r.status_code == 201, r.text
             return r.json()
 
@@ -405,8 +434,10 @@ def test_parallel_sells_never_sell_more_than_the_position(desk: StreamServer) ->
 
     def sell(i: int) -> int:
         with raw(desk) as http:
-            return http.post(f"/v1/paper/accounts/{aid}/orders/",
-                             json={"symbol": "QQQ", "qty": "2", "side": "sell", "type": "market"}).status_code
+            return http.post(
+                f"/v1/paper/accounts/{aid}/orders/",
+                json={"symbol": "QQQ", "qty": "2", "side": "sell", "type": "market"},
+            ).status_code
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(sell, range(8)))
@@ -426,14 +457,23 @@ def test_expiring_options_settle_at_intrinsic_value_or_expire_worthless(desk: St
         close = Decimal(str(http.get("/v1/stocks/trades/AAPL/last/").json()["results"]["p"]))
     desk.clock.set(et_ns(dt.date(2025, 11, 26), 11, 0))
     with raw(desk) as http:
-        listed = http.get("/v1/options/contracts/", params={"underlying_ticker": "AAPL", "expiration_date": "2025-11-28",
-                                                           "contract_type": "call", "limit": 100}).json()["results"]
+        listed = http.get(
+            "/v1/options/contracts/",
+            params={
+                "underlying_ticker": "AAPL",
+                "expiration_date": "2025-11-28",
+                "contract_type": "call",
+                "limit": 100,
+            },
+        ).json()["results"]
     strikes = sorted(Decimal(str(c["strike_price"])) for c in listed)
     itm = max(k for k in strikes if k < close)
     otm = min(k for k in strikes if k > close)
     symbols = {k: f"O:AAPL251128C{int(k * 1000):08d}" for k in (itm, otm)}
     for symbol in symbols.values():
-        assert ts.orders_submit(aid, {"symbol": symbol, "qty": "2", "side": "buy", "type": "market"})["status"] == "filled"
+        assert (
+            ts.orders_submit(aid, {"symbol": symbol, "qty": "2", "side": "buy", "type": "market"})["status"] == "filled"
+        )
     cash_before = Decimal(ts.summary(aid)["cash"])
 
     desk.clock.set(close_ns + 60 * 10**9)
@@ -457,25 +497,24 @@ def test_order_updates_reach_the_websocket_of_the_same_key_only(desk: StreamServ
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         url = desk.ws("/v1/ws/paper/")
-        async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {desk.keys['expert']}"}) as mine, \
-                websockets.connect(url) as other:
+        headers = {"Authorization": f"Bearer {desk.keys['expert']}"}
+        async with websockets.connect(url, additional_headers=headers) as mine, websockets.connect(url) as other:
             assert orjson.loads(await mine.recv())[0]["status"] == "connected"
             assert orjson.loads(await mine.recv())[0]["status"] == "auth_success"
             assert orjson.loads(await other.recv())[0]["status"] == "connected"
             await other.send(orjson.dumps({"action": "auth", "params": desk.keys["other"]}).decode())
             assert orjson.loads(await other.recv())[0]["status"] == "auth_success"
             await asyncio.to_thread(
-                ts.orders_submit, aid, {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market",
-                                        "client_order_id": "ws-1"}
+                ts.orders_submit,
+                aid,
+                {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "client_order_id": "ws-1"},
             )
             got: list[dict[str, Any]] = []
             while not any(e.get("event") == "fill" for e in got):
                 got += orjson.loads(await asyncio.wait_for(mine.recv(), 10))
             leaked: list[dict[str, Any]] = []
-            try:
+            with contextlib.suppress(TimeoutError):
                 leaked += orjson.loads(await asyncio.wait_for(other.recv(), 0.5))
-            except TimeoutError:
-                pass
             return got, leaked
 
     got, leaked = asyncio.run(scenario())
