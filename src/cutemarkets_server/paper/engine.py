@@ -48,7 +48,10 @@ class FillEngine:
         if now == self._last_ns:
             return
         for order in self.desk.ledger.open_orders():
-            self.desk.evaluate(order)
+            try:
+                self.desk.evaluate(order)
+            except Exception:  # one order that cannot be worked must not hold up the others
+                log.exception("paper order %s could not be evaluated", order["id"])
         self._settle()
         self._snapshots()
         self._last_ns = now

@@ -71,6 +71,7 @@ class PaperDesk:
         self.calendar = calendar
         self.clock = clock
         self.events = PaperEvents()
+        self._unsettled: set[tuple[str, dt.date]] = set()  # expirations without an underlying close (warned once)
 
     # -- time --------------------------------------------------------------------------------------
     def view_ns(self, delay_ns: int) -> int:
@@ -337,7 +338,9 @@ class PaperDesk:
             return None
         close = self.market.close_price(instrument.underlying, last_day)
         if close is None:
-            log.warning("no close of %s on %s: %s not settled yet", instrument.underlying, last_day, position["symbol"])
+            if (position["symbol"], last_day) not in self._unsettled:
+                self._unsettled.add((position["symbol"], last_day))
+                log.warning("no close of %s on %s: %s stays open", instrument.underlying, last_day, position["symbol"])
             return None
         underlying_close, close_trade_ns = close
         price = settlement_price(instrument, underlying_close, self.market.deliverable(position["symbol"]))
