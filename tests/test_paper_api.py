@@ -548,3 +548,30 @@ def test_openapi_documents_the_paper_routes(desk: StreamServer) -> None:
     assert "qty" in submit["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert {"200", "201", "400", "404"} <= set(submit["responses"])
     assert "204" in paths["/v1/paper/accounts/{account_id}/"]["delete"]["responses"]
+
+
+def test_the_python_client_requests(desk: StreamServer) -> None:
+    """The main-branch Python client's paper requests (resources/paper.py): booleans as "true"/"false", no
+    client_order_id unless given, reset with only {"confirm": true}, its user agent; models parse strings."""
+    headers = {
+        "Authorization": f"Bearer {desk.keys['expert']}",
+        "Accept": "application/json",
+        "User-Agent": "cutemarkets-python/0.4.0",
+    }
+    with httpx.Client(base_url=desk.http, headers=headers, timeout=60) as http:
+        created = http.post("/v1/paper/accounts/", json={"name": "Paper Account", "initial_cash": str(100000)})
+        assert created.status_code == 201
+        aid = created.json()["account"]["id"]
+        listed = http.get("/v1/paper/accounts/", params={"include_archived": "false"}).json()
+        assert aid in [a["id"] for a in listed["results"]]
+        body = {"symbol": "NVDA", "qty": str(Decimal("0.25")), "side": "buy", "type": "market", "time_in_force": "day"}
+        first = http.post(f"/v1/paper/accounts/{aid}/orders/", json=body).json()
+        second = http.post(f"/v1/paper/accounts/{aid}/orders/", json=body).json()
+        assert first["id"] != second["id"], "without a client_order_id every POST is a new order"
+        assert first["client_order_id"] and first["client_order_id"] != second["client_order_id"]
+        check_shape("order", first)
+        assert http.get(f"/v1/paper/accounts/{aid}/orders/", params={"status": "filled"}).json()["results"]
+        reset = http.post(f"/v1/paper/accounts/{aid}/reset/", json={"confirm": True}).json()
+        check_shape("account", reset["account"])
+        assert reset["account"]["cash"] == "100000.0000" and reset["account"]["generation"] == 2
+        assert http.delete(f"/v1/paper/accounts/{aid}/").status_code == 204
