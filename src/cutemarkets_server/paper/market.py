@@ -39,9 +39,11 @@ class PaperMarket:
             raise PaperInputError("symbol", f"unknown stock ticker {instrument.symbol}")
         return Decimal(1)
 
-    def deliverable(self, symbol: str) -> Decimal:
-        record = self.services.reference.contract(symbol, None)
-        return _decimal((record or {}).get("shares_per_contract") or 100)
+    def deliverable(self, instrument: Instrument) -> tuple[str, Decimal]:
+        """The stock an option delivers and how many shares (an adjusted ``NVDA1`` contract delivers NVDA)."""
+        record = self.services.reference.contract(instrument.symbol, None) or {}
+        underlying = record.get("underlying_ticker") or instrument.underlying
+        return str(underlying), _decimal(record.get("shares_per_contract") or 100)
 
     # -- prices --------------------------------------------------------------------------------------
     def quote(self, asset_class: str, symbol: str, as_of_ns: int) -> Quote | None:
@@ -67,9 +69,13 @@ class PaperMarket:
         return _decimal(trade["price"]) if trade is not None else None
 
     def close_price(self, underlying: str, day: dt.date) -> tuple[Decimal, int] | None:
-        """The underlying's regular-session close on ``day``: its last trade before the closing bell."""
+        """The underlying's regular-session close on ``day`` and its instant: the last trade before the closing
+        bell, else (a lake with daily bars only) the day bar's close, stamped at the bell."""
         hours = self.calendar.hours(day)
         trade = self.services.store.last_tick("stock_trades", underlying, hours.close_ns)
-        if trade is None or et_date(int(trade["sip_timestamp"])) != day:
-            return None
-        return _decimal(trade["price"]), int(trade["sip_timestamp"])
+        if trade is not None and et_date(int(trade["sip_timestamp"])) == day:
+            return _decimal(trade["price"]), int(trade["sip_timestamp"])
+        bars = self.services.store.day_bars_on("stock_day_aggs", day, [underlying])
+        if bars.num_rows:
+            return _decimal(bars["close"][0].as_py()), hours.close_ns
+        return None

@@ -7,6 +7,7 @@ market of 15 minutes ago)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ class PaperDesk:
                 return Session(today, hours.open_ns <= at_ns)
         following = self.calendar.next_session(today)
         if following is None:
-            raise PaperInputError("symbol", "no upcoming session in the market calendar")
+            raise PaperInputError("order", "no upcoming session in the market calendar")
         return Session(following, False)
 
     # -- accounts ----------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ class PaperDesk:
             "position_intent": request.position_intent,
             "delay_ns": account["delay_ns"],
             "session_day": session.day.isoformat(),
-            "extra": "{}",
+            "extra": json.dumps(request.extra, sort_keys=True),
         }
 
     def order(self, owner: Owner, account_id: str, order_id: str) -> dict[str, Any]:
@@ -336,18 +337,19 @@ class PaperDesk:
         close_ns = self.calendar.hours(last_day).close_ns
         if view < close_ns:
             return None
-        close = self.market.close_price(instrument.underlying, last_day)
+        underlying, shares = self.market.deliverable(instrument)
+        close = self.market.close_price(underlying, last_day)
         if close is None:
             if (position["symbol"], last_day) not in self._unsettled:
                 self._unsettled.add((position["symbol"], last_day))
-                log.warning("no close of %s on %s: %s stays open", instrument.underlying, last_day, position["symbol"])
+                log.warning("no close of %s on %s: %s stays open", underlying, last_day, position["symbol"])
             return None
         underlying_close, close_trade_ns = close
-        price = settlement_price(instrument, underlying_close, self.market.deliverable(position["symbol"]))
+        price = settlement_price(instrument, underlying_close, shares)
         state = "in the money, settled at intrinsic value" if price > 0 else "out of the money, expired worthless"
         note = (
             f"expired {instrument.expiration}: {state} {money(price)} "
-            f"(strike {instrument.strike}, {instrument.underlying} close {underlying_close} on {last_day})"
+            f"(strike {instrument.strike}, {shares} shares of {underlying} closing at {underlying_close} on {last_day})"
         )
         fill = self.ledger.settle(
             account["id"], account["generation"], position["symbol"], price, note, close_trade_ns, self.clock.now_ns()
