@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cutemarkets_server.clock import FixedClock
 from cutemarkets_server.market.timestamps import et_ns
 from cutemarkets_server.store.keys import KeyStore
 from cutemarkets_server.ws.config import StreamConfig
@@ -236,3 +238,33 @@ def test_kill_9_during_parallel_orders_leaves_the_ledger_consistent(market_dir: 
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+# -- the live market clock -------------------------------------------------------------------------------
+def test_the_live_market_clock_fills_orders_on_the_session_it_generates(market_dir: Path, tmp_path: Path) -> None:
+    live_day = dt.date(2025, 12, 3)  # the first session after the test market's last one
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copytree(market_dir / "lake", data_dir / "lake")
+    clock = FixedClock(et_ns(live_day, 9, 0))
+    srv = start_stream_server(data_dir, StreamConfig(mode="live"), clock=clock)
+    try:
+        key = srv.new_key("live", "expert", ("options", "stocks", "paper"))
+        http = httpx.Client(base_url=srv.http, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        ts = TsClient(http)
+        aid = ts.accounts_create("live", "100000")["account"]["id"]
+        waiting = ts.orders_submit(aid, {"symbol": "SPY", "qty": "1", "side": "buy", "type": "market"})
+        assert waiting["status"] == "accepted", "before the open"
+
+        clock.set(et_ns(live_day, 10, 0, 30))  # the market clock generates the session and appends it
+        filled = wait_for(lambda: (o := ts.orders_get(aid, waiting["id"]))["status"] == "filled" and o, timeout_s=120)
+        fill = ts.fills(aid)["results"][0]
+        fill_ns = rfc3339_ns(fill["market_timestamp"])
+        assert et_ns(live_day, 9, 30) <= fill_ns <= et_ns(live_day, 10, 0, 30), "a quote the clock generated"
+        generated = query(
+            data_dir / "lake", "stock_quotes", "ticker = 'SPY' AND sip_timestamp < ?", [fill_ns + 1000], days=[live_day]
+        )
+        used = max(generated, key=lambda q: q["sip_timestamp"])
+        assert Decimal(filled["filled_avg_price"]) == Decimal(str(used["ask_price"]))
+    finally:
+        srv.stop()

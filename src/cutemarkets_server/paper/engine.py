@@ -21,7 +21,7 @@ class FillEngine:
         self.desk = desk
         self.step_s = step_s
         self._task: asyncio.Task[None] | None = None
-        self._last_ns: int | None = None
+        self._last: tuple[int, object] | None = None
 
     async def start(self) -> None:
         if self._task is None:
@@ -43,9 +43,10 @@ class FillEngine:
             await asyncio.sleep(self.step_s)
 
     def step(self) -> None:
-        """One pass over the ledger at the clock's current instant (a stopped clock costs nothing)."""
-        now = self.desk.clock.now_ns()
-        if now == self._last_ns:
+        """One pass over the ledger at the clock's current instant; skipped while neither the clock nor the
+        lake has moved since the last pass (nothing could have changed)."""
+        now = (self.desk.clock.now_ns(), self.desk.market.generation())
+        if now == self._last:
             return
         for order in self.desk.ledger.open_orders():
             try:
@@ -54,7 +55,7 @@ class FillEngine:
                 log.exception("paper order %s could not be evaluated", order["id"])
         self._settle()
         self._snapshots()
-        self._last_ns = now
+        self._last = now
 
     def _settle(self) -> None:
         accounts = {a["id"]: a for a in self.desk.ledger.active_accounts()}

@@ -45,6 +45,10 @@ class PaperMarket:
         underlying = record.get("underlying_ticker") or instrument.underlying
         return str(underlying), _decimal(record.get("shares_per_contract") or 100)
 
+    def generation(self) -> object:
+        """Changes whenever the lake's contents change (a live append, an import)."""
+        return self.services.store.snapshot().generation
+
     # -- prices --------------------------------------------------------------------------------------
     def quote(self, asset_class: str, symbol: str, as_of_ns: int) -> Quote | None:
         """The NBBO in force at ``as_of_ns`` (the newest quote at or before it)."""
