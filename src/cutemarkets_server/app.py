@@ -16,6 +16,7 @@ from .api.deps import ApiContext
 from .api.middleware import EdgeMiddleware
 from .api.openapi import document as openapi_document
 from .api.options import router as options_router
+from .api.paper import router as paper_router
 from .api.polygon import router as polygon_router
 from .api.reference import router as reference_router
 from .api.security import ApiCORS, SecurityMiddleware, cors_options
@@ -23,11 +24,13 @@ from .api.status import router as status_router
 from .api.stocks import router as stocks_router
 from .clock import Clock
 from .config import Settings
+from .paper import open_desk
 from .runtime import Runtime
 from .services.container import Services
 from .store.ratelimit import RateLimitStore
 from .ws.config import StreamConfig
 from .ws.gateway import router as ws_router
+from .ws.paper import router as paper_ws_router
 from .ws.service import StreamService
 
 DESCRIPTION = """\
@@ -54,7 +57,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await stream.start()
+        await fill_engine.start()
         yield
+        await fill_engine.stop()
         await stream.stop()
         rt.engine.close()
 
@@ -78,12 +83,15 @@ def create_app(
     app.state.ctx = ctx
     stream = StreamService(rt, ctx.auth, streaming)
     app.state.stream = stream
+    app.state.paper, fill_engine = open_desk(rt, ctx.services)
     handlers.install(app)
     app.include_router(status_router)
     app.include_router(options_router)
     app.include_router(stocks_router)
     app.include_router(reference_router)
     app.include_router(polygon_router)
+    app.include_router(paper_router)
+    app.include_router(paper_ws_router)  # before the market streams' /v1/ws/{market}
     app.include_router(ws_router)
     openapi_document.install(app)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
