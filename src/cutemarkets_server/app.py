@@ -10,6 +10,10 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from . import __version__
 from .api import handlers
+from .api.account import router as account_router
+from .api.backtests import router as backtests_router
+from .api.clock import router as clock_router
+from .api.datasets import router as datasets_router
 from .api.auth import Authenticator
 from .api.cursor import PageTokens
 from .api.deps import ApiContext
@@ -20,6 +24,8 @@ from .api.reference import router as reference_router
 from .api.status import router as status_router
 from .api.stocks import router as stocks_router
 from .clock import Clock
+from .console import docs as console_docs
+from .console import routes as console_routes
 from .config import Settings
 from .runtime import Runtime
 from .services.container import Services
@@ -61,8 +67,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by console.docs from installed assets (no CDN)
+        redoc_url=None,
         redirect_slashes=False,
     )
     app.router.redirect_slashes = False
@@ -82,6 +88,12 @@ def create_app(
     app.include_router(reference_router)
     app.include_router(polygon_router)
     app.include_router(ws_router)
+    app.include_router(datasets_router)
+    app.include_router(account_router)
+    app.include_router(clock_router)
+    app.include_router(backtests_router)
+    console_docs.install(app)
+    console_routes.install(app)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=4)

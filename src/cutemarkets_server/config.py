@@ -38,6 +38,10 @@ class DataLayout:
     def demo_key_file(self) -> Path:
         return self.root / "demo-key.txt"
 
+    @property
+    def backtests(self) -> Path:
+        return self.root / "backtests"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -48,11 +52,16 @@ class Settings:
     secret: str | None = None
     default_risk_free_rate: float = 0.04
     page_token_ttl_s: int = 24 * 3600
+    backtests_dir: Path | None = None  # backtest run directories (default DATA_DIR/backtests)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def layout(self) -> DataLayout:
         return DataLayout(Path(self.data_dir))
+
+    @property
+    def backtests_root(self) -> Path:
+        return Path(self.backtests_dir) if self.backtests_dir else self.layout.backtests
 
     def signing_secret(self) -> bytes:
         """The page-token signing secret: the configured one, or one kept in the data directory."""
