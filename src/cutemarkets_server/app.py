@@ -11,11 +11,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from . import __version__
 from .api import handlers
 from .api.account import router as account_router
+from .api.auth import Authenticator
 from .api.backtests import router as backtests_router
 from .api.clock import router as clock_router
-from .api.datasets import router as datasets_router
-from .api.auth import Authenticator
 from .api.cursor import PageTokens
+from .api.datasets import router as datasets_router
 from .api.deps import ApiContext
 from .api.middleware import EdgeMiddleware
 from .api.options import router as options_router
@@ -24,9 +24,9 @@ from .api.reference import router as reference_router
 from .api.status import router as status_router
 from .api.stocks import router as stocks_router
 from .clock import Clock
+from .config import Settings
 from .console import docs as console_docs
 from .console import routes as console_routes
-from .config import Settings
 from .runtime import Runtime
 from .services.container import Services
 from .ws.config import StreamConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, Path, Request
 
-from ..services.backtest_runs import BacktestRunService, UnknownRun
+from ..services.backtest_runs import BacktestRunService, UnknownRunError
 from ..store.backtest_runs import RUN_NAME
 from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, results
@@ -35,5 +35,5 @@ def run_detail(
         raise bad_request(f"run: {run!r} is not a run directory name (letters, digits, '.', '_', '-').")
     try:
         return results(request, _service(ctx).detail(run))
-    except UnknownRun:
+    except UnknownRunError:
         raise not_found(f"No backtest run named {run!r}.") from None

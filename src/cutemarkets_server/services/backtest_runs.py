@@ -15,7 +15,7 @@ LIST_SUMMARY_FIELDS = ("total_return", "cagr", "sharpe", "max_drawdown", "win_ra
 LIST_MANIFEST_FIELDS = ("created_at", "underlying", "from", "to", "engine_version")
 
 
-class UnknownRun(LookupError):
+class UnknownRunError(LookupError):
     pass
 
 
@@ -50,7 +50,7 @@ class BacktestRunService:
     def detail(self, name: str) -> dict[str, Any]:
         run_dir = self.runs.path(name)
         if run_dir is None:
-            raise UnknownRun(name)
+            raise UnknownRunError(name)
         out: dict[str, Any] = {
             "run": name,
             "files": self.runs.files(run_dir),

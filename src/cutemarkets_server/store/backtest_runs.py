@@ -35,9 +35,8 @@ class BacktestRuns:
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            p.name for p in self.root.iterdir() if p.is_dir() and RUN_NAME.match(p.name) and (p / "manifest.json").is_file()
-        )
+        found = (p for p in self.root.iterdir() if p.is_dir() and RUN_NAME.match(p.name))
+        return sorted(p.name for p in found if (p / "manifest.json").is_file())
 
     def path(self, name: str) -> Path | None:
         """The run's directory, or None when ``name`` is not a run here (never a path outside ``root``)."""
