@@ -1,5 +1,5 @@
-"""Dataset coverage from the lake manifest: per dataset its days, rows and bytes, and the XNYS sessions
-between its first and last day that hold no partition (gaps)."""
+"""Dataset coverage from the lake manifest: per dataset its days, rows and bytes, and (for datasets stored
+every session) the XNYS sessions between its first and last day that hold no partition (gaps)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from ..market.calendar import MarketCalendar
 from ..store.lake import ManifestSnapshot
 
 
+# Reference datasets hold a partition only on the days something changed: a day without one is no gap.
+AS_OF_CHANGE = frozenset({"option_contracts", "stock_tickers", "corporate_actions"})
+
+
 def coverage(snapshot: ManifestSnapshot, calendar: MarketCalendar) -> list[dict[str, Any]]:
     out = []
     for name in sorted(snapshot.by_dataset):
@@ -17,10 +21,13 @@ def coverage(snapshot: ManifestSnapshot, calendar: MarketCalendar) -> list[dict[
         if not parts:
             continue
         days = sorted(parts)
-        missing = [d.isoformat() for d in sessions_between(calendar, days[0], days[-1]) if d not in parts]
+        daily = name not in AS_OF_CHANGE
+        sessions = sessions_between(calendar, days[0], days[-1]) if daily else []
+        missing = [d.isoformat() for d in sessions if d not in parts]
         out.append(
             {
                 "dataset": name,
+                "daily": daily,
                 "first_day": days[0].isoformat(),
                 "last_day": days[-1].isoformat(),
                 "days": len(days),

@@ -36,7 +36,7 @@ async function show(name) {
   if (d.equity) {
     const rows = d.equity.rows;
     const xcol = d.equity.columns.find((c) => /session|date|day|timestamp/.test(c));
-    const x = rows.map((r, i) => (xcol ? (typeof r[xcol] === "number" && r[xcol] > 1e17 ? new Date(CM.nsToMs(r[xcol])) : r[xcol]) : i));
+    const x = rows.map((r, i) => (xcol ? (typeof r[xcol] === "number" && r[xcol] > 1e17 ? CM.etAxis(CM.nsToMs(r[xcol])) : r[xcol]) : i));
     const traces = [{ type: "scatter", mode: "lines", x, y: rows.map((r) => r.equity), name: "equity (marked at mid)", line: { color: CM.css("--info") } }];
     for (const [col, name] of [["equity_bid", "equity at bid"], ["equity_ask", "equity at ask"]]) {
       if (d.equity.columns.includes(col)) traces.push({ type: "scatter", mode: "lines", x, y: rows.map((r) => r[col]), name, line: { dash: "dot", width: 1 } });
@@ -44,7 +44,7 @@ async function show(name) {
     traces.push({ type: "scatter", mode: "lines", fill: "tozeroy", x, y: d.drawdown, name: "drawdown", yaxis: "y2", line: { color: CM.css("--bad") } });
     Plotly.react("equity", traces, CM.plotLayout({
       yaxis: { domain: [0.35, 1], title: { text: "equity" }, gridcolor: CM.css("--line") },
-      yaxis2: { domain: [0, 0.28], title: { text: "drawdown" }, tickformat: ".0%", gridcolor: CM.css("--line") },
+      yaxis2: { domain: [0, 0.28], title: { text: "drawdown" }, tickformat: ".1%", gridcolor: CM.css("--line") },
       xaxis: { anchor: "y2", gridcolor: CM.css("--line") },
     }), CM.plotConfig);
   }
@@ -64,7 +64,7 @@ CM.start(async () => {
     const a = document.createElement("a"); a.href = `?run=${encodeURIComponent(r.run)}`; a.textContent = r.run;
     a.addEventListener("click", (e) => { e.preventDefault(); CM.guard(() => show(r.run)); });
     tr.append(CM.td(a), CM.td(r.strategy ?? "—"), CM.td(r.underlying ?? "—"), CM.td(r.from ?? "—"), CM.td(r.to ?? "—"),
-      CM.td(CM.pct(r.total_return, 2), "num"), CM.td(CM.num(r.sharpe), "num"), CM.td(CM.pct(r.max_drawdown, 2), "num"), CM.td(CM.int(r.trades), "num"), CM.td(r.created_at ?? "—"));
+      CM.td(CM.pct(r.total_return, 2), "num"), CM.td(CM.num(r.sharpe), "num"), CM.td(CM.pct(r.max_drawdown, 2), "num"), CM.td(CM.int(r.trades), "num"), CM.td(r.created_at ? CM.timeEl(Date.parse(r.created_at)) : "—"));
     tr.addEventListener("click", () => CM.guard(() => show(r.run)));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter") CM.guard(() => show(r.run)); });
     tbody.append(tr);

@@ -78,6 +78,8 @@ const CM = (() => {
   }
   function etLocalToMs(local) { return Date.parse(etLocalToRfc3339(local)); }
   function msToEtLocal(ms) { const p = parts(new Date(ms)); return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`; }
+  /** An ET wall-clock string for chart axes (the chart library has no time zones; the axes say ET). */
+  function etAxis(ms) { const p = parts(new Date(ms)); return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`; }
   function etDay(ms) { const p = parts(new Date(ms)); return `${p.year}-${p.month}-${p.day}`; }
   function age(ms) {
     if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
@@ -210,7 +212,7 @@ const CM = (() => {
 
   return {
     $, api, apiAll, ApiFailure, key, start, guard, showError, clearError, query,
-    nsToMs, etText, utcText, timeEl, etLocalToRfc3339, etLocalToMs, msToEtLocal, etDay, age,
+    nsToMs, etText, etAxis, utcText, timeEl, etLocalToRfc3339, etLocalToMs, msToEtLocal, etDay, age,
     LABELS, labelEl, quoteKind, num, int, pct, bytes, td, dl, css, plotLayout, plotConfig,
   };
 })();

@@ -42,13 +42,13 @@ async function render() {
   // Candles: only bars that closed at or before the instant (a bar is a signal once complete).
   const barMs = Number(mult) * SPAN_MS[span];
   const done = bars.filter((b) => b.t + barMs <= refMs || span === "day" && b.t <= refMs);
-  const x = done.map((b) => new Date(b.t));
+  const x = done.map((b) => CM.etAxis(b.t));
   Plotly.react("candles", [
     { type: "candlestick", x, open: done.map((b) => b.o), high: done.map((b) => b.h), low: done.map((b) => b.l), close: done.map((b) => b.c), name: "price", xaxis: "x", yaxis: "y" },
     { type: "bar", x, y: done.map((b) => b.v), name: "volume", marker: { color: CM.css("--muted") }, xaxis: "x", yaxis: "y2" },
   ], CM.plotLayout({
     grid: { rows: 2, columns: 1, roworder: "top to bottom" }, yaxis: { domain: [0.3, 1], gridcolor: CM.css("--line") },
-    yaxis2: { domain: [0, 0.22], gridcolor: CM.css("--line") }, xaxis: { rangeslider: { visible: false }, gridcolor: CM.css("--line"), anchor: "y2" },
+    yaxis2: { domain: [0, 0.22], gridcolor: CM.css("--line") }, xaxis: { rangeslider: { visible: false }, gridcolor: CM.css("--line"), anchor: "y2", title: { text: "time (ET)" } },
   }), CM.plotConfig);
   const btbody = CM.$("#bars tbody");
   btbody.replaceChildren();

@@ -8,10 +8,10 @@ CM.start(async () => {
     CM.api("/v1/datasets/"),
   ]);
 
-  const health = (s) => { const e = document.createElement("span"); e.className = s === "ok" ? "ok" : "bad"; e.textContent = s; return e; };
+  const health = (state, text) => { const e = document.createElement("span"); e.className = state === "ok" ? "ok" : "bad"; e.textContent = text; return e; };
   CM.dl(CM.$("#status"), [
-    ["status", health(status.status)],
-    ...Object.entries(status.services).map(([name, s]) => [name, health(s.status + (s.latency_ms !== undefined ? ` · ${s.latency_ms} ms` : "") + (s.message ? ` · ${s.message}` : ""))]),
+    ["status", health(status.status, status.status)],
+    ...Object.entries(status.services).map(([name, s]) => [name, health(s.status, s.status + (s.latency_ms !== undefined ? ` · ${s.latency_ms} ms` : "") + (s.message ? ` · ${s.message}` : ""))]),
   ]);
 
   const c = clock.results;
@@ -53,7 +53,7 @@ CM.start(async () => {
       const cell = document.createElement("span");
       const got = byDay.get(day);
       cell.className = "cell" + (got ? "" : missing.has(day) ? " missing" : " nodata");
-      cell.title = got ? `${day}: ${CM.int(got.rows)} rows` : missing.has(day) ? `${day}: missing session` : `${day}: outside this dataset's range`;
+      cell.title = got ? `${day}: ${CM.int(got.rows)} rows` : missing.has(day) ? `${day}: missing session` : d.daily ? `${day}: outside this dataset's range` : `${day}: no change stored (reference data is kept as of each change)`;
       bar.append(cell);
     }
     tr.append(CM.td(d.dataset), CM.td(d.first_day), CM.td(d.last_day), CM.td(CM.int(d.days), "num"),

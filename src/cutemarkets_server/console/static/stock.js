@@ -18,7 +18,7 @@ function sessionShapes(bars, barMs) {
     run = color ? { session: b.session, type: "rect", xref: "x", yref: "paper", x0: b.t, x1: b.t + barMs, y0: 0, y1: 1, fillcolor: color, line: { width: 0 }, layer: "below" } : null;
   }
   if (run) shapes.push(run);
-  return shapes.map((s) => ({ ...s, x0: new Date(s.x0), x1: new Date(s.x1), session: undefined }));
+  return shapes.map((s) => ({ ...s, x0: CM.etAxis(s.x0), x1: CM.etAxis(s.x1), session: undefined }));
 }
 
 async function indicator(name, ticker, day, params) {
@@ -40,8 +40,8 @@ async function render() {
     want.rsi ? indicator("rsi", ticker, day, { window: 14 }) : [],
     want.macd ? indicator("macd", ticker, day, {}) : [],
   ]);
-  const x = bars.map((b) => new Date(b.t));
-  const line = (vals, name, color, yaxis = "y") => ({ type: "scatter", mode: "lines", x: vals.map((v) => new Date(v.timestamp)), y: vals.map((v) => v.value), name, line: { color, width: 1.5 }, yaxis });
+  const x = bars.map((b) => CM.etAxis(b.t));
+  const line = (vals, name, color, yaxis = "y") => ({ type: "scatter", mode: "lines", x: vals.map((v) => CM.etAxis(v.timestamp)), y: vals.map((v) => v.value), name, line: { color, width: 1.5 }, yaxis });
   const traces = [
     { type: "candlestick", x, open: bars.map((b) => b.o), high: bars.map((b) => b.h), low: bars.map((b) => b.l), close: bars.map((b) => b.c), name: ticker, yaxis: "y" },
     { type: "bar", x, y: bars.map((b) => b.v), name: "volume", marker: { color: CM.css("--muted") }, yaxis: "y2" },
@@ -57,7 +57,7 @@ async function render() {
   const lower = (want.rsi ? 1 : 0) + (want.macd ? 1 : 0);
   const top = lower === 2 ? 0.48 : lower === 1 ? 0.3 : 0.18;
   const layout = CM.plotLayout({
-    xaxis: { rangeslider: { visible: false }, gridcolor: grid, type: "date" },
+    xaxis: { rangeslider: { visible: false }, gridcolor: grid, type: "date", title: { text: "time (ET)" } },
     yaxis: { domain: [top + 0.12, 1], gridcolor: grid, title: { text: "price" } },
     yaxis2: { domain: [top, top + 0.1], gridcolor: grid, title: { text: "vol" } },
     yaxis3: { domain: want.macd ? [0.2, 0.36] : [0, 0.16], gridcolor: grid, title: { text: "RSI" }, visible: want.rsi },
