@@ -17,7 +17,9 @@ import pytest
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 DRIVERS = ("chromedriver",)
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-ARTIFACTS = Path(os.environ.get("CUTEMARKETS_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("CUTEMARKETS_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
+)
 
 
 def find(names: tuple[str, ...], extra: tuple[str, ...] = ()) -> str | None:
@@ -49,9 +51,19 @@ def new_driver(browser: str, driver: str) -> Any:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,1100",
-                "--no-first-run", "--disable-extensions", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-default-apps"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1440,1100",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=driver), options=opts)
@@ -75,7 +87,9 @@ class Console:
     def open(self, path: str, ready: str = "ready", timeout_s: float = 30.0) -> None:
         self.drain()
         self.drv.get(self.base + path)
-        self.wait(lambda: self.drv.execute_script(f"return document.body.dataset.{ready} !== undefined"), timeout_s, ready)
+        self.wait(
+            lambda: self.drv.execute_script(f"return document.body.dataset.{ready} !== undefined"), timeout_s, ready
+        )
 
     def wait(self, cond: Callable[[], Any], timeout_s: float = 30.0, what: str = "condition") -> Any:
         deadline = time.time() + timeout_s
@@ -117,7 +131,9 @@ class Console:
         errors = self.console_errors()
         assert not errors, f"console errors: {errors}"
         urls = self.requested_urls()
-        outside = [u for u in urls if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in LOCAL_HOSTS]
+        outside = [
+            u for u in urls if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname not in LOCAL_HOSTS
+        ]
         assert not outside, f"requests left the machine: {outside}"
         return urls
 

@@ -13,17 +13,26 @@ from typing import Any
 
 import httpx
 import pytest
+
 from backtest_runs import write_run
 from browser import ARTIFACTS, Console, chrome_or_skip, new_driver
-from conftest import RunningServer, auth
+from cutemarkets_server.ws.config import StreamConfig
 from wsserver import StreamServer, linked_data_dir, start_stream_server
 
-from cutemarkets_server.ws.config import StreamConfig
+from conftest import RunningServer, auth
 
 pytestmark = pytest.mark.timeout(600)
 DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-SEED_LABELS = {"Live quote", "Delayed quote", "Stale quote", "Historical quote", "No usable quote", "Bar signal",
-               "Session closed", "Backfilled quote"}
+SEED_LABELS = {
+    "Live quote",
+    "Delayed quote",
+    "Stale quote",
+    "Historical quote",
+    "No usable quote",
+    "Bar signal",
+    "Session closed",
+    "Backfilled quote",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +56,9 @@ def keep(path: Path, name: str) -> None:
     shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
 
 
-def test_overview_shows_the_datasets_clock_and_plan(console: Console, http: httpx.Client, server: RunningServer) -> None:
+def test_overview_shows_the_datasets_clock_and_plan(
+    console: Console, http: httpx.Client, server: RunningServer
+) -> None:
     console.sign_in(server.key("expert"))
     console.open("/console/")
     console.assert_clean()
@@ -170,11 +181,13 @@ def test_docs_load_offline(console: Console) -> None:
 
 # -- the live tape over a replayed session ----------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def replay(market_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamServer]:
     data_dir = linked_data_dir(tmp_path_factory.mktemp("console-replay"), market_dir)
-    config = StreamConfig(mode="replay", replay_day=dt.date(2025, 12, 1), replay_speed=20.0,
-                          replay_start=dt.time(10, 0))
+    config = StreamConfig(
+        mode="replay", replay_day=dt.date(2025, 12, 1), replay_speed=20.0, replay_start=dt.time(10, 0)
+    )
     srv = start_stream_server(data_dir, config)
     yield srv
     srv.stop()

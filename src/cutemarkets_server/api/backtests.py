@@ -26,7 +26,9 @@ def list_runs(request: Request, ctx: ApiContext = Depends(context), _=Depends(ca
 
 @router.get("/v1/backtests/{run}/", summary="One backtest run", response_class=JSONBytes)
 def run_detail(
-    request: Request, run: str = Path(..., description="Run directory name"), ctx: ApiContext = Depends(context),
+    request: Request,
+    run: str = Path(..., description="Run directory name"),
+    ctx: ApiContext = Depends(context),
     _=Depends(caller),
 ) -> JSONBytes:
     """Manifest, summary, decisions, fills and equity (first 5,000 rows each, with ``total_rows``), the drawdown

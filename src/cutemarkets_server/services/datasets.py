@@ -9,7 +9,6 @@ from typing import Any
 from ..market.calendar import MarketCalendar
 from ..store.lake import ManifestSnapshot
 
-
 # Reference datasets hold a partition only on the days something changed: a day without one is no gap.
 AS_OF_CHANGE = frozenset({"option_contracts", "stock_tickers", "corporate_actions"})
 

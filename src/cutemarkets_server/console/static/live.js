@@ -50,6 +50,19 @@ function onEvent(ev) {
   else if (ev.ev === "T") { c[2].textContent = CM.num(ev.p); c[3].textContent = CM.int(ev.s); }
   else { c[2].textContent = CM.num(ev.c); c[3].textContent = CM.int(ev.v); }
   c[4].replaceChildren(CM.timeEl(ms, true));
+  label(row, streamNowMs(), Number(CM.$("#stale").value || 10) * 1000);
+}
+
+function label(row, now, staleMs) {
+  const a = now !== null ? now - row.ms : null;
+  const stale = a !== null && a > staleMs;
+  row.tr.children[5].textContent = CM.age(a);
+  row.tr.dataset.stale = stale ? "1" : "0";
+  const cell = row.tr.children[6];
+  const quote = row.ev.ev === "Q";
+  const kind = stale ? "stale" : row.ev.ev.startsWith("A") ? "bar" : "live";
+  const text = stale ? (quote ? CM.LABELS.stale : "Stale") : kind === "bar" ? CM.LABELS.bar : quote ? CM.LABELS.live : "Live";
+  if (cell.textContent !== text) cell.replaceChildren(CM.labelEl(kind, text, `event age ${CM.age(a)}`));
 }
 
 function refresh() {
@@ -60,17 +73,7 @@ function refresh() {
   CM.$("#conn-beat").textContent = lastFrameAt ? `${CM.age(Date.now() - lastFrameAt)} ago` : "—";
   CM.$("#conn-reconnects").textContent = String(reconnects);
   CM.$("#conn-events").textContent = CM.int(events);
-  for (const row of rows.values()) {
-    const a = now !== null ? now - row.ms : null;
-    const stale = a !== null && a > staleMs;
-    row.tr.children[5].textContent = CM.age(a);
-    row.tr.dataset.stale = stale ? "1" : "0";
-    const cell = row.tr.children[6];
-    const quote = row.ev.ev === "Q";
-    const kind = stale ? "stale" : row.ev.ev.startsWith("A") ? "bar" : "live";
-    const text = stale ? (quote ? CM.LABELS.stale : "Stale") : kind === "bar" ? CM.LABELS.bar : quote ? CM.LABELS.live : "Live";
-    if (cell.textContent !== text) cell.replaceChildren(CM.labelEl(kind, text, `event age ${CM.age(a)}`));
-  }
+  for (const row of rows.values()) label(row, now, staleMs);
 }
 
 async function connect() {
