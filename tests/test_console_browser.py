@@ -86,19 +86,22 @@ def test_chain_paints_and_as_of_changes_the_greeks(console: Console, server: Run
     console.assert_clean()
     first = _greeks(console)
     assert len(first) >= 10 and all(v not in ("", "—") for v in first[:3])
+    console.wait(lambda: console.js("return document.body.dataset.smile"), what="IV smile")
     assert console.js("return document.querySelectorAll('#smile .scatterlayer .trace').length") == 2
     paint_ms = float(console.js("return document.body.dataset.painted"))
     keep(console.screenshot("chain"), "chain")
-    console.js("document.body.dataset.painted = ''")
+    console.js("document.body.dataset.painted = ''; document.body.dataset.smile = ''")
     console.js(
         "const i = document.getElementById('as-of'); i.value = '2025-12-02T15:00:00';"
         "i.dispatchEvent(new Event('change'));"
     )
     console.wait(lambda: console.js("return document.body.dataset.painted") not in ("", None), what="repaint")
+    console.wait(lambda: console.js("return document.body.dataset.smile"), what="IV smile")
+    console.assert_clean()
     second = _greeks(console)
     assert second and second != first
     assert "2025-12-02 15:00:00 ET" in console.text("#chain-meta")
-    assert paint_ms < 5000, f"chain painted after {paint_ms:.0f} ms"
+    assert paint_ms < 5000, f"chain painted after {paint_ms:.0f} ms"  # generous: CI shares two cores
     (ARTIFACTS / "chain-paint-ms.txt").write_text(f"{paint_ms:.0f}\n")
 
 

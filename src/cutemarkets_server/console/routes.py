@@ -3,11 +3,13 @@ library's script, served from the installed ``plotly`` package."""
 
 from __future__ import annotations
 
-from importlib import resources
+import gzip
+from functools import lru_cache
+from importlib import metadata, resources
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -23,7 +25,9 @@ PAGES: dict[str, str] = {
     "backtests": "Backtests",
 }
 NAV = [(slug, title) for slug, title in PAGES.items() if slug != "contract"]
-CACHE_STATIC = {"Cache-Control": "public, max-age=3600"}
+PLOTLY_VERSION = metadata.version("plotly")
+# The script's URL carries the package version, so browsers may keep it for as long as they like.
+CACHE_FOREVER = {"Cache-Control": "public, max-age=31536000, immutable"}
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -34,6 +38,12 @@ def plotly_script() -> Path:
     return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
 
 
+@lru_cache(maxsize=2)
+def _plotly_bytes(compressed: bool) -> bytes:
+    raw = plotly_script().read_bytes()
+    return gzip.compress(raw, compresslevel=6, mtime=0) if compressed else raw
+
+
 def _page(request: Request, slug: str) -> HTMLResponse:
     if slug not in PAGES:
         raise HTTPException(status_code=404)
@@ -41,7 +51,14 @@ def _page(request: Request, slug: str) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         f"{name}.html",
-        {"page": name, "slug": slug, "title": PAGES[slug], "nav": NAV, "version": __version__},
+        {
+            "page": name,
+            "slug": slug,
+            "title": PAGES[slug],
+            "nav": NAV,
+            "version": __version__,
+            "plotly_js": f"/console/vendor/plotly-{PLOTLY_VERSION}.min.js",
+        },
         headers={"Cache-Control": "no-store"},
     )
 
@@ -52,9 +69,15 @@ def overview(request: Request) -> HTMLResponse:
     return _page(request, "")
 
 
-@router.get("/console/vendor/plotly.min.js")
-def plotly_js() -> FileResponse:
-    return FileResponse(plotly_script(), media_type="text/javascript", headers=CACHE_STATIC)
+@router.get("/console/vendor/plotly-{version}.min.js")
+def plotly_js(request: Request, version: str) -> Response:
+    """The chart library, compressed once per process rather than on every request."""
+    if version != PLOTLY_VERSION:
+        raise HTTPException(status_code=404)
+    headers = {**CACHE_FOREVER, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(_plotly_bytes(True), media_type="text/javascript", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(_plotly_bytes(False), media_type="text/javascript", headers=headers)
 
 
 @router.get("/console/{slug}", response_class=HTMLResponse)

@@ -43,17 +43,20 @@ async function render() {
   const underlying = CM.$("#underlying").value.trim().toUpperCase();
   const asOfLocal = CM.$("#as-of").value;
   const expSel = CM.$("#expiration");
+  const asOf = CM.etLocalToRfc3339(asOfLocal);
+  const fetchChain = (exp) => CM.apiAll(`/v1/options/chain/${encodeURIComponent(underlying)}/`, { expiration_date: exp, as_of: asOf, limit: 250 }, 4);
+  let rows = null;
   if (expSel.dataset.for !== `${underlying}|${asOfLocal.slice(0, 10)}`) {
-    const exps = await loadExpirations(underlying, asOfLocal);
     const keep = expSel.value || CM.query("expiration");
+    const early = keep ? fetchChain(keep) : null; // the chosen expiration's chain loads while the list does
+    const exps = await loadExpirations(underlying, asOfLocal);
     expSel.replaceChildren(...exps.map((e) => new Option(e, e)));
-    if (keep && exps.includes(keep)) expSel.value = keep;
+    if (keep && exps.includes(keep)) { expSel.value = keep; rows = await early; } else if (early) early.catch(() => null);
     expSel.dataset.for = `${underlying}|${asOfLocal.slice(0, 10)}`;
   }
   const expiration = expSel.value;
   if (!expiration) throw new Error(`No listed expirations for ${underlying} as of ${asOfLocal || "now"}.`);
-  const asOf = CM.etLocalToRfc3339(asOfLocal);
-  const rows = await CM.apiAll(`/v1/options/chain/${encodeURIComponent(underlying)}/`, { expiration_date: expiration, as_of: asOf, limit: 250 }, 4);
+  rows ??= await fetchChain(expiration);
   const clock = asOf ? null : (await CM.api("/v1/clock/")).results;
   const refMs = asOf ? Date.parse(asOf) : CM.nsToMs(clock.horizon_ns);
   const account = asOf ? null : (await CM.api("/v1/account/")).results;
@@ -108,15 +111,21 @@ async function render() {
     CM.labelEl(mode),
   );
 
+  document.body.dataset.painted = String(performance.now());
+  history.replaceState(null, "", `?underlying=${underlying}&expiration=${expiration}&as_of=${encodeURIComponent(asOfLocal)}`);
+  await drawSmile(rows, spot);
+}
+
+async function drawSmile(rows, spot) {
+  const Plotly = await CM.plotly();
   const trace = (type, color) => {
     const pts = rows.filter((r) => r.details.contract_type === type && r.implied_volatility != null).sort((a, b) => a.details.strike_price - b.details.strike_price);
     return { x: pts.map((r) => r.details.strike_price), y: pts.map((r) => r.implied_volatility), name: `${type}s`, mode: "lines+markers", type: "scatter", line: { color } };
   };
   const layout = CM.plotLayout({ xaxis: { title: { text: "strike" }, gridcolor: CM.css("--line") }, yaxis: { title: { text: "implied volatility" }, tickformat: ".0%", gridcolor: CM.css("--line") } });
   if (spot != null) layout.shapes = [{ type: "line", x0: spot, x1: spot, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: CM.css("--muted") } }];
-  Plotly.react("smile", [trace("call", CM.css("--info")), trace("put", CM.css("--warn"))], layout, CM.plotConfig);
-  history.replaceState(null, "", `?underlying=${underlying}&expiration=${expiration}&as_of=${encodeURIComponent(asOfLocal)}`);
-  document.body.dataset.painted = String(performance.now());
+  await Plotly.react("smile", [trace("call", CM.css("--info")), trace("put", CM.css("--warn"))], layout, CM.plotConfig);
+  document.body.dataset.smile = "1";
 }
 
 CM.start(async () => {

@@ -147,6 +147,15 @@ const CM = (() => {
     }, extra);
   }
   const plotConfig = { responsive: true, displaylogo: false };
+  /** Resolves once the chart library (loaded with `async` on pages that paint tables first) is ready. */
+  function plotly() {
+    if (window.Plotly) return Promise.resolve(window.Plotly);
+    const tag = document.getElementById("plotly-js");
+    return new Promise((resolve, reject) => {
+      tag.addEventListener("load", () => resolve(window.Plotly));
+      tag.addEventListener("error", () => reject(new Error("the chart library did not load")));
+    });
+  }
 
   // ---- errors and the sign-in box ----------------------------------------------------------------
   function showError(err) {
@@ -213,6 +222,6 @@ const CM = (() => {
   return {
     $, api, apiAll, ApiFailure, key, start, guard, showError, clearError, query,
     nsToMs, etText, etAxis, utcText, timeEl, etLocalToRfc3339, etLocalToMs, msToEtLocal, etDay, age,
-    LABELS, labelEl, quoteKind, num, int, pct, bytes, td, dl, css, plotLayout, plotConfig,
+    LABELS, labelEl, quoteKind, num, int, pct, bytes, td, dl, css, plotLayout, plotConfig, plotly,
   };
 })();
