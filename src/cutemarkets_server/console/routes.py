@@ -76,7 +76,9 @@ def plotly_js(request: Request, version: str) -> Response:
         raise HTTPException(status_code=404)
     headers = {**CACHE_FOREVER, "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(_plotly_bytes(True), media_type="text/javascript", headers={**headers, "Content-Encoding": "gzip"})
+        return Response(
+            _plotly_bytes(True), media_type="text/javascript", headers={**headers, "Content-Encoding": "gzip"}
+        )
     return Response(_plotly_bytes(False), media_type="text/javascript", headers=headers)
 
 

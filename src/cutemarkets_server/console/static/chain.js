@@ -10,8 +10,24 @@ async function defaultAsOf() {
 
 async function loadExpirations(underlying, asOfLocal) {
   const day = asOfLocal ? asOfLocal.slice(0, 10) : undefined;
-  const rows = await CM.apiAll("/v1/options/contracts/", { underlying_ticker: underlying, as_of: day, limit: 1000 }, 3);
-  return [...new Set(rows.map((r) => r.expiration_date))].filter((e) => !day || e >= day).sort();
+  const rows = await CM.apiAll("/v1/options/contracts/", { underlying_ticker: underlying, as_of: day, "expiration_date.gte": day, limit: 1000 }, 5);
+  return [...new Set(rows.map((r) => r.expiration_date))].sort();
+}
+
+/** The nearest listed expiration on or after the day viewed: one small request, so the chain need not wait
+    for the whole list of expirations. */
+async function nearestExpiration(underlying, asOfLocal) {
+  const day = asOfLocal ? asOfLocal.slice(0, 10) : undefined;
+  const body = await CM.api("/v1/options/contracts/", { underlying_ticker: underlying, as_of: day, "expiration_date.gte": day, sort: "expiration_date", order: "asc", limit: 1 });
+  return body.results?.[0]?.expiration_date;
+}
+
+/** Calls and puts are fetched side by side (each follows its own pages). */
+async function fetchChain(underlying, expiration, asOf) {
+  const path = `/v1/options/chain/${encodeURIComponent(underlying)}/`;
+  const side = (type) => CM.apiAll(path, { expiration_date: expiration, contract_type: type, as_of: asOf, limit: 250 }, 4);
+  const [calls, puts] = await Promise.all([side("call"), side("put")]);
+  return calls.concat(puts);
 }
 
 function sideCells(snap, refMs, mode, spot, isCall) {
@@ -39,24 +55,38 @@ function sideCells(snap, refMs, mode, spot, isCall) {
   return isCall ? [labelCell, ...cells] : [...cells, labelCell];
 }
 
+let listPending = false;
+
+/** Fills the expiration picker once the chain has painted (so the list never delays the chain). */
+function fillExpirations(underlying, asOfLocal, listKey) {
+  const expSel = CM.$("#expiration");
+  loadExpirations(underlying, asOfLocal).then((exps) => {
+    if (expSel.dataset.for !== listKey) return;
+    const keep = expSel.value;
+    expSel.replaceChildren(...exps.map((e) => new Option(e, e)));
+    if (exps.includes(keep)) expSel.value = keep;
+  }).catch((err) => CM.showError(err));
+}
+
 async function render() {
   const underlying = CM.$("#underlying").value.trim().toUpperCase();
   const asOfLocal = CM.$("#as-of").value;
   const expSel = CM.$("#expiration");
   const asOf = CM.etLocalToRfc3339(asOfLocal);
-  const fetchChain = (exp) => CM.apiAll(`/v1/options/chain/${encodeURIComponent(underlying)}/`, { expiration_date: exp, as_of: asOf, limit: 250 }, 4);
-  let rows = null;
-  if (expSel.dataset.for !== `${underlying}|${asOfLocal.slice(0, 10)}`) {
-    const keep = expSel.value || CM.query("expiration");
-    const early = keep ? fetchChain(keep) : null; // the chosen expiration's chain loads while the list does
-    const exps = await loadExpirations(underlying, asOfLocal);
-    expSel.replaceChildren(...exps.map((e) => new Option(e, e)));
-    if (keep && exps.includes(keep)) { expSel.value = keep; rows = await early; } else if (early) early.catch(() => null);
-    expSel.dataset.for = `${underlying}|${asOfLocal.slice(0, 10)}`;
+  const listKey = `${underlying}|${asOfLocal.slice(0, 10)}`;
+  if (expSel.dataset.for !== listKey) {
+    const day = asOfLocal.slice(0, 10);
+    const previous = expSel.dataset.for ? expSel.value : CM.query("expiration");
+    const sameUnderlying = !expSel.dataset.for || expSel.dataset.for.startsWith(`${underlying}|`);
+    const keep = previous && sameUnderlying && (!day || previous >= day) ? previous : null;
+    const expiration = keep || (await nearestExpiration(underlying, asOfLocal));
+    if (!expiration) throw new Error(`No listed expirations for ${underlying} as of ${asOfLocal || "now"}.`);
+    expSel.replaceChildren(new Option(expiration, expiration));
+    expSel.dataset.for = listKey;
+    listPending = true;
   }
   const expiration = expSel.value;
-  if (!expiration) throw new Error(`No listed expirations for ${underlying} as of ${asOfLocal || "now"}.`);
-  rows ??= await fetchChain(expiration);
+  const rows = await fetchChain(underlying, expiration, asOf);
   const clock = asOf ? null : (await CM.api("/v1/clock/")).results;
   const refMs = asOf ? Date.parse(asOf) : CM.nsToMs(clock.horizon_ns);
   const account = asOf ? null : (await CM.api("/v1/account/")).results;
@@ -112,6 +142,7 @@ async function render() {
   );
 
   document.body.dataset.painted = String(performance.now());
+  if (listPending) { listPending = false; fillExpirations(underlying, asOfLocal, listKey); }
   history.replaceState(null, "", `?underlying=${underlying}&expiration=${expiration}&as_of=${encodeURIComponent(asOfLocal)}`);
   await drawSmile(rows, spot);
 }

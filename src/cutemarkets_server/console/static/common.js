@@ -147,14 +147,18 @@ const CM = (() => {
     }, extra);
   }
   const plotConfig = { responsive: true, displaylogo: false };
-  /** Resolves once the chart library (loaded with `async` on pages that paint tables first) is ready. */
+  /** The chart library, loaded on first use: pages that paint tables first load it after their data. */
+  let plotlyLoading = null;
   function plotly() {
     if (window.Plotly) return Promise.resolve(window.Plotly);
-    const tag = document.getElementById("plotly-js");
-    return new Promise((resolve, reject) => {
+    plotlyLoading ??= new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = document.body.dataset.plotly;
       tag.addEventListener("load", () => resolve(window.Plotly));
       tag.addEventListener("error", () => reject(new Error("the chart library did not load")));
+      document.head.append(tag);
     });
+    return plotlyLoading;
   }
 
   // ---- errors and the sign-in box ----------------------------------------------------------------
@@ -207,12 +211,15 @@ const CM = (() => {
     out.addEventListener("click", () => { sessionStorage.removeItem(KEY); location.reload(); });
     document.addEventListener("DOMContentLoaded", async () => {
       if (!key()) { $("#needs-key").hidden = false; $("#content").hidden = true; input.focus(); return; }
-      try { signedIn(await signIn(key())); } catch (e) {
+      // The page's own requests start at once; if the key is refused, the page is hidden behind the error.
+      const who = signIn(key());
+      const work = guard(init);
+      try { signedIn(await who); } catch (e) {
         sessionStorage.removeItem(KEY);
         err.textContent = `Sign-in failed: ${e.message}`; err.hidden = false;
         $("#needs-key").hidden = false; $("#content").hidden = true; return;
       }
-      await guard(init);
+      await work;
       document.body.dataset.ready = "1";
     });
   }
