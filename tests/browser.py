@@ -140,8 +140,10 @@ class Console:
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"console-{name}.png"
-        height = self.js("return Math.min(document.documentElement.scrollHeight, 3000)")
-        self.drv.set_window_size(1440, max(900, int(height)))
+        for _ in range(2):  # charts reflow after a resize, which can change the page's height
+            height = self.js("return Math.min(document.documentElement.scrollHeight, 3000)")
+            self.drv.set_window_size(1440, max(900, int(height) + 20))
+            time.sleep(0.4)
         self.drv.save_screenshot(str(path))
         self.drv.set_window_size(1440, 1100)
         return path
