@@ -211,4 +211,10 @@ def test_live_tape_streams_a_replay_and_labels_stale_rows(chrome: Any, replay: S
     time.sleep(0.5)
     c.assert_clean()
     keep(c.screenshot("live"), "live")
+    events = int(c.text("#conn-events").replace(",", ""))
+    c.js("ws.close(3000, 'dropped')")  # the connection is lost: the page reconnects and counts it
+    c.wait(lambda: c.text("#conn-reconnects") == "1", 30, "a reconnect")
+    c.wait(lambda: "connected" in c.text("#conn-state"), 30, "connected again")
+    c.wait(lambda: int(c.text("#conn-events").replace(",", "")) > events, 30, "events after the reconnect")
     c.js("document.getElementById('disconnect').click()")
+    c.wait(lambda: c.text("#conn-state").startswith("disconnected"), 10, "disconnected")

@@ -144,7 +144,8 @@ async function render() {
   document.body.dataset.painted = String(performance.now());
   if (listPending) { listPending = false; fillExpirations(underlying, asOfLocal, listKey); }
   history.replaceState(null, "", `?underlying=${underlying}&expiration=${expiration}&as_of=${encodeURIComponent(asOfLocal)}`);
-  await drawSmile(rows, spot);
+  const shown = new Set(strikes);
+  await drawSmile(rows.filter((r) => shown.has(r.details.strike_price)), spot);
 }
 
 async function drawSmile(rows, spot) {

@@ -57,7 +57,7 @@ async function render() {
   const lower = (want.rsi ? 1 : 0) + (want.macd ? 1 : 0);
   const top = lower === 2 ? 0.48 : lower === 1 ? 0.3 : 0.18;
   const layout = CM.plotLayout({
-    xaxis: { rangeslider: { visible: false }, gridcolor: grid, type: "date", title: { text: "time (ET)" } },
+    xaxis: { rangeslider: { visible: false }, gridcolor: grid, type: "date", anchor: want.macd ? "y4" : want.rsi ? "y3" : "y2", title: { text: "time (ET)" } },
     yaxis: { domain: [top + 0.12, 1], gridcolor: grid, title: { text: "price" } },
     yaxis2: { domain: [top, top + 0.1], gridcolor: grid, title: { text: "vol" } },
     yaxis3: { domain: want.macd ? [0.2, 0.36] : [0, 0.16], gridcolor: grid, title: { text: "RSI" }, visible: want.rsi },
