@@ -5,6 +5,7 @@ the live tape labels a stale row during a replay; a bad key is refused at sign-i
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -51,9 +52,11 @@ def console(chrome: Any, server: RunningServer) -> Console:
 
 
 def keep(path: Path, name: str) -> None:
-    """Copy a screenshot into docs/screenshots/ for the README."""
-    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
+    """With CUTEMARKETS_UPDATE_SCREENSHOTS=1, copy a screenshot into docs/screenshots/ for the README."""
+    assert path.stat().st_size > 10_000, f"{path} looks empty"
+    if os.environ.get("CUTEMARKETS_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SHOTS / f"{name}.png")
 
 
 def test_overview_shows_the_datasets_clock_and_plan(

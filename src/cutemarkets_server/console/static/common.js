@@ -215,9 +215,13 @@ const CM = (() => {
       const who = signIn(key());
       const work = guard(init);
       try { signedIn(await who); } catch (e) {
-        sessionStorage.removeItem(KEY);
         err.textContent = `Sign-in failed: ${e.message}`; err.hidden = false;
-        $("#needs-key").hidden = false; $("#content").hidden = true; return;
+        if (e instanceof ApiFailure && e.status !== 401) {
+          err.textContent = `Could not check the key (${e.status}): ${e.message}`; // e.g. a rate limit: stay signed in
+        } else {
+          sessionStorage.removeItem(KEY);
+          $("#needs-key").hidden = false; $("#content").hidden = true; return;
+        }
       }
       await work;
       document.body.dataset.ready = "1";
