@@ -4,6 +4,7 @@ over HTTP against the running test server."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import httpx
 import pyarrow.parquet as pq
@@ -125,8 +126,12 @@ def test_console_pages_and_assets_are_served_without_a_key(http: httpx.Client) -
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
         assert "/console/static/common.js" in r.text
     assert http.get("/console/nope").status_code == 404
-    plotly = http.get("/console/vendor/plotly.min.js")
-    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+    script = re.search(r'data-plotly="([^"]+)"', http.get("/console/chain").text).group(1)
+    plotly = http.get(script, headers={"Accept-Encoding": "gzip"})
+    assert plotly.status_code == 200 and plotly.headers["content-encoding"] == "gzip"
+    assert len(plotly.content) > 1_000_000 and b"plotly" in plotly.content[:2000].lower()
+    assert "immutable" in plotly.headers["cache-control"]
+    assert http.get("/console/vendor/plotly-0.0.0.min.js").status_code == 404
     assert http.get("/console/static/chain.js").status_code == 200
     docs = http.get("/docs").text
     assert "cdn.jsdelivr" not in docs and "/docs/assets/swagger-ui-bundle.js" in docs
