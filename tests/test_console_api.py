@@ -58,6 +58,12 @@ def test_clock_reports_mode_instant_and_session_labels(http: httpx.Client, serve
     with server.at(et_ns(dt.date(2025, 12, 1), 8, 0)):
         c = http.get("/v1/clock/", headers=auth(server.key("expert"))).json()["results"]
         assert (c["session_label"], c["options_session_label"]) == ("premarket", "closed")
+    at = http.get("/v1/clock/?at=2025-11-28T13:30:00-05:00", headers=auth(server.key("expert"))).json()["results"]
+    assert at["at"]["session_label"] == "after_hours" and at["at"]["options_session_label"] == "closed"
+    at = http.get("/v1/clock/?at=2025-12-01", headers=auth(server.key("expert"))).json()["results"]["at"]
+    assert at["session_label"] == "premarket" and at["et"].startswith("2025-12-01T09:29:59")
+    bad = http.get("/v1/clock/?at=yesterday", headers=auth(server.key("expert")))
+    assert bad.status_code == 400 and "at" in bad.json()["error"]["message"]
     free = http.get("/v1/clock/", headers=auth(server.key("free"))).json()["results"]
     assert free["now_ns"] - free["horizon_ns"] == 15 * 60 * 10**9
 

@@ -57,6 +57,11 @@ function sideCells(snap, refMs, mode, spot, isCall) {
 
 let listPending = false;
 
+function sessionLabel(label) {
+  const open = ["regular", "half_day"].includes(label);
+  return CM.labelEl(open ? "historical" : "closed", open ? `options ${label}` : `${label} · Session closed`);
+}
+
 /** Fills the expiration picker once the chain has painted (so the list never delays the chain). */
 function fillExpirations(underlying, asOfLocal, listKey) {
   const expSel = CM.$("#expiration");
@@ -86,8 +91,8 @@ async function render() {
     listPending = true;
   }
   const expiration = expSel.value;
-  const rows = await fetchChain(underlying, expiration, asOf);
-  const clock = asOf ? null : (await CM.api("/v1/clock/")).results;
+  const [rows, clockBody] = await Promise.all([fetchChain(underlying, expiration, asOf), CM.api("/v1/clock/", { at: asOf })]);
+  const clock = clockBody.results;
   const refMs = asOf ? Date.parse(asOf) : CM.nsToMs(clock.horizon_ns);
   const account = asOf ? null : (await CM.api("/v1/account/")).results;
   const mode = asOf ? "historical" : account.timeframe === "DELAYED" ? "delayed" : "live";
@@ -138,7 +143,7 @@ async function render() {
   CM.$("#chain-meta").replaceChildren(
     `${underlying} ${expiration} · ${rows.length} contracts · underlying ${spot != null ? CM.num(spot) : "—"} · `,
     asOf ? "as of " : "now: ", CM.timeEl(refMs), ` · quotes older than ${STALE_MS / 1000} s are labelled stale · `,
-    CM.labelEl(mode),
+    CM.labelEl(mode), " ", sessionLabel(asOf ? clock.at.options_session_label : clock.options_session_label),
   );
 
   document.body.dataset.painted = String(performance.now());

@@ -11,7 +11,7 @@ async function render() {
   const asOf = CM.etLocalToRfc3339(asOfLocal);
   const staleMs = Number(CM.$("#stale").value || 60) * 1000;
   const [mult, span] = CM.$("#span").value.split("/");
-  const [account, clock] = await Promise.all([CM.api("/v1/account/"), CM.api("/v1/clock/")]);
+  const [account, clock] = await Promise.all([CM.api("/v1/account/"), CM.api("/v1/clock/", { at: asOf })]);
   const refMs = asOf ? Date.parse(asOf) : CM.nsToMs(clock.results.horizon_ns);
   const m = mode(asOf, account.results);
   const t = encodeURIComponent(ticker);
@@ -104,12 +104,10 @@ function sessionOf(ms) {
   return hm >= "09:30" && hm < "16:00" ? "regular" : "closed";
 }
 
+/** The options session label at the instant viewed (the server's calendar decides, half days included). */
 function clockLabel(refMs, clock, asOf) {
-  if (!asOf) {
-    const l = clock.options_session_label;
-    return ["regular", "half_day"].includes(l) ? CM.labelEl("live", l) : CM.labelEl("closed", `${l} · Session closed`);
-  }
-  return sessionOf(refMs) === "regular" ? CM.labelEl("historical", "regular") : CM.labelEl("closed", null);
+  const l = asOf ? clock.at.options_session_label : clock.options_session_label;
+  return ["regular", "half_day"].includes(l) ? CM.labelEl(asOf ? "historical" : "live", l) : CM.labelEl("closed", `${l} · Session closed`);
 }
 
 CM.start(async () => {
