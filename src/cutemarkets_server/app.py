@@ -9,9 +9,13 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import handlers
+from .api.account import router as account_router
 from .api.auth import Authenticator
 from .api.compression import GzipMiddleware
+from .api.backtests import router as backtests_router
+from .api.clock import router as clock_router
 from .api.cursor import PageTokens
+from .api.datasets import router as datasets_router
 from .api.deps import ApiContext
 from .api.middleware import EdgeMiddleware
 from .api.openapi import document as openapi_document
@@ -25,6 +29,8 @@ from .api.stocks import router as stocks_router
 from .clock import Clock
 from .config import Settings
 from .paper import open_desk
+from .console import docs as console_docs
+from .console import routes as console_routes
 from .runtime import Runtime
 from .services.container import Services
 from .store.ratelimit import RateLimitStore
@@ -69,8 +75,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # served by console.docs from installed assets (no CDN)
+        redoc_url=None,
         redirect_slashes=False,
     )
     app.router.redirect_slashes = False
@@ -94,6 +100,12 @@ def create_app(
     app.include_router(paper_ws_router)  # before the market streams' /v1/ws/{market}
     app.include_router(ws_router)
     openapi_document.install(app)
+    app.include_router(datasets_router)
+    app.include_router(account_router)
+    app.include_router(clock_router)
+    app.include_router(backtests_router)
+    console_docs.install(app)
+    console_routes.install(app)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
     app.add_middleware(GzipMiddleware, minimum_size=2048, level=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -73,6 +74,14 @@ Speed = Annotated[
 Start = Annotated[
     str,
     typer.Option("--start", envvar="CUTEMARKETS_START", help="Replay start, HH:MM Eastern Time (04:00-20:00)."),
+]
+BacktestsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--backtests-dir",
+        envvar="CUTEMARKETS_BACKTESTS_DIR",
+        help="Folder of backtest run directories shown by /v1/backtests/ and the console (default DATA_DIR/backtests).",
+    ),
 ]
 Live = Annotated[
     bool,
@@ -172,9 +181,10 @@ def serve(
     speed: Speed = "1",
     start: Start = "09:30",
     live: Live = True,
+    backtests_dir: BacktestsDir = None,
 ) -> None:
     """Serve the REST and WebSocket API over the data directory (live, or replaying a stored session)."""
-    settings = _settings(data_dir, host, port, public_url)
+    settings = dataclasses.replace(_settings(data_dir, host, port, public_url), backtests_dir=backtests_dir)
     if not _has_market(settings):
         console.print(
             "[yellow]The lake is empty: run `cutemarkets demo` to build the built-in market, "
@@ -243,15 +253,17 @@ def run(
     seed: Seed = 7,
     end: End = None,
     profile: Profile = "default",
+    backtests_dir: BacktestsDir = None,
 ) -> None:
     """Build the built-in market if missing, make sure a demo key exists, print it, and serve."""
-    settings = _settings(data_dir, host, port, public_url)
+    settings = dataclasses.replace(_settings(data_dir, host, port, public_url), backtests_dir=backtests_dir)
     if not _has_market(settings):
         console.print("[bold]Building the built-in market (first run only)…[/bold]")
         _build(settings, seed, _parse_end(end), profile)
     key = ensure_demo_key(settings)
     base = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     console.print()
+    console.print(f"[bold green]Web console:[/bold green] {base}/console/  (sign in with the demo key below)")
     console.print(f"[bold green]Demo API key:[/bold green] {key}")
     console.print("[bold]Try:[/bold]")
     console.print(f'  curl -H "Authorization: Bearer {key}" "{base}/v1/options/chain/SPY/?limit=1"', soft_wrap=True)

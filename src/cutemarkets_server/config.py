@@ -48,6 +48,10 @@ class DataLayout:
     def demo_key_file(self) -> Path:
         return self.root / "demo-key.txt"
 
+    @property
+    def backtests(self) -> Path:
+        return self.root / "backtests"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -62,11 +66,16 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # browser origins allowed cross-origin; "*" for any, empty for none
     max_url_bytes: int = 8 * 1024
     max_body_bytes: int = 1024 * 1024
+    backtests_dir: Path | None = None  # backtest run directories (default DATA_DIR/backtests)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def layout(self) -> DataLayout:
         return DataLayout(Path(self.data_dir))
+
+    @property
+    def backtests_root(self) -> Path:
+        return Path(self.backtests_dir) if self.backtests_dir else self.layout.backtests
 
     def signing_secret(self) -> bytes:
         """The page-token signing secret: the configured one, or one kept in the data directory."""

@@ -177,6 +177,7 @@ def product_for_path(path: str) -> str | None:
     if path.startswith("/v1/paper/"):
         return "paper"
     any_key = ("/v1/tickers/", "/v1/indicators/", "/v1/open-close/", "/v1/marketstatus/", "/v1/related-companies/")
+    any_key += ("/v1/datasets", "/v1/account", "/v1/clock", "/v1/backtests")
     if path.startswith((*any_key, "/v2/", "/v3/")):
         return ""
     return None
