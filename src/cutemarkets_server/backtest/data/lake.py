@@ -1,0 +1,116 @@
+"""The local lake as a data source, in process, through services/ (the same code the API answers with)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from ...config import Settings
+from ...market.timestamps import NS_PER_MIN, et_midnight_ns
+from ...runtime import Runtime
+from ...services.container import Services
+from ...services.option_snapshots import SnapshotOptions
+from ...services.pointintime import PointInTime
+from ...services.reference import ContractQuery
+from .base import Bar, ChainRow, DataSourceError, Quote, chain_row_from_snapshot
+
+# Datasets whose partitions a backtest reads (the manifest records their checksums).
+DAY_DATASETS = ("stock_minute_aggs", "stock_trades", "stock_quotes", "option_quotes", "option_trades")
+REFERENCE_DATASETS = ("option_contracts", "option_open_interest", "option_day_aggs")
+QUOTE_PAGE = 1_000_000
+
+
+class LakeSource:
+    """Reads the lake of a data directory; every answer is the one the v1 API would give."""
+
+    kind = "lake"
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir = Path(data_dir)
+        if not (data_dir / "lake" / "manifest.sqlite").exists():
+            raise DataSourceError(f"no market data in {data_dir} (run `cutemarkets demo` or ingest files first)")
+        self.data_dir = data_dir
+        self.settings = Settings(data_dir=data_dir)
+        self.runtime = Runtime.open(self.settings)
+        self.services = Services.build(self.runtime)
+
+    # -- bars ----------------------------------------------------------------------------------------
+    def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
+        lo = et_midnight_ns(day)
+        hi = et_midnight_ns(day + dt.timedelta(days=1))
+        series = self.services.bars.range(
+            ticker, 1, "minute", lo, hi, adjusted=False, limit=50_000, descending=False, horizon_ns=hi, anchor=day
+        )
+        b = series.bars
+        return [
+            Bar(
+                int(s),
+                int(s) + NS_PER_MIN,
+                round(float(o), 6),
+                round(float(h), 6),
+                round(float(low), 6),
+                round(float(c), 6),
+                round(float(v), 4),
+            )
+            for s, o, h, low, c, v in zip(
+                b.window_start.tolist(),
+                b.open.tolist(),
+                b.high.tolist(),
+                b.low.tolist(),
+                b.close.tolist(),
+                b.volume.tolist(),
+                strict=True,
+            )
+        ]
+
+    # -- chains --------------------------------------------------------------------------------------
+    def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
+        from ...market.timestamps import et_date
+
+        pit = PointInTime(at_ns + 1, et_date(at_ns), True)
+        listed = self.services.reference.contracts_on(
+            pit.day,
+            ContractQuery(underlying=underlying, expiration_lo=expiration_lo, expiration_hi=expiration_hi),
+        ).sort_by("ticker")
+        snaps = self.services.snapshots.build(
+            listed.to_pylist(),
+            pit,
+            SnapshotOptions(
+                include_quotes=True,
+                timeframe="REAL-TIME",
+                default_rate=self.settings.default_risk_free_rate,
+                with_fmv=False,
+            ),
+        )
+        return [chain_row_from_snapshot(s, underlying) for s in snaps]
+
+    # -- quotes --------------------------------------------------------------------------------------
+    def quotes(self, ticker: str, lo_ns: int, hi_ns: int) -> list[Quote]:
+        table = self.services.store.tick_page("option_quotes", ticker, lo_ns, hi_ns, descending=False, limit=QUOTE_PAGE)
+        return _quotes(table.to_pydict())
+
+    def last_quote(self, ticker: str, at_ns: int) -> Quote | None:
+        table = self.services.store.tick_page("option_quotes", ticker, None, at_ns + 1, descending=True, limit=1)
+        found = _quotes(table.to_pydict())
+        return found[0] if found else None
+
+    # -- provenance ----------------------------------------------------------------------------------
+    def describe(self, underlying: str, first: dt.date, last: dt.date) -> dict[str, Any]:
+        snap = self.services.store.snapshot()
+        parts = []
+        for name in DAY_DATASETS + REFERENCE_DATASETS:
+            for day, part in sorted(snap.by_dataset.get(name, {}).items()):
+                in_range = first <= day <= last if name in DAY_DATASETS else day <= last
+                if in_range:
+                    parts.append({"dataset": name, "day": day.isoformat(), "rows": part.rows, "sha256": part.sha256})
+        return {"kind": "lake", "partitions": parts}
+
+
+def _quotes(cols: dict[str, list]) -> list[Quote]:
+    return [
+        Quote(int(ts), float(b), float(a), int(bs), int(asz))
+        for ts, b, a, bs, asz in zip(
+            cols["sip_timestamp"], cols["bid_price"], cols["ask_price"], cols["bid_size"], cols["ask_size"], strict=True
+        )
+    ]

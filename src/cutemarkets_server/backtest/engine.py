@@ -1,0 +1,487 @@
+"""The causal loop: advances decision time bar by bar, hands the strategy only what is knowable, and
+fills orders from quotes that arrive after the decision.
+
+Per session: load the underlying's unadjusted minute bars; at the close of each regular-session bar
+(the decision instant) apply fills that have happened by then, let the exit rules of open positions
+act, then call the strategy. An order decided at T arrives at T + latency and meets the first quote
+at or after that instant; a multi-leg package fills at the latest of its legs' first quotes, each
+leg at its prevailing quote then. At the close, expiring positions settle against the underlying's
+last regular-session close and the book is marked at the mid (and at bid/ask).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..market.calendar import MarketCalendar
+from .config import Execution
+from .context import Context
+from .data.base import Bar, DataSource, DataSourceError, Quote
+from .models.expiration import intrinsic_value
+from .orders import Book, ExitRules, Leg, Position, settlement_liability
+from .quotebook import QuoteBook
+from .records import Decision, EquityPoint, Fill, Trade, rfc3339
+from .selection import Rejected, Selected
+from .strategies.base import Strategy
+
+MARKET = "US_OPTIONS"
+
+
+class NoDataError(DataSourceError):
+    """The date range holds no sessions with data for the underlying."""
+
+
+@dataclass
+class RunResult:
+    decisions: list[Decision] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    equity: list[EquityPoint] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    sessions: list[dt.date] = field(default_factory=list)
+    skipped_sessions: list[dt.date] = field(default_factory=list)
+    initial_cash: float = 0.0
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    fill_ns: int
+    apply: Callable[[], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        source: DataSource,
+        strategy: Strategy,
+        underlying: str,
+        execution: Execution,
+        calendar: MarketCalendar,
+    ) -> None:
+        self.source = source
+        self.strategy = strategy
+        self.underlying = underlying
+        self.execution = execution
+        self.calendar = calendar
+        self.policy = execution.policy()
+        self.limits = execution.limits()
+        self.fees = execution.fees()
+        self.book = Book(cash=execution.initial_cash)
+        self.quotes = QuoteBook(source)
+        self.result = RunResult(initial_cash=execution.initial_cash)
+        self.pending: list[_Pending] = []
+        self.chain_queries = 0
+        self._decision_id = 0
+        self._order_id = 0
+        self._session_close_ns = 0
+        self._day_bars: list[Bar] = []
+        self._reserved_costs: dict[int, float] = {}  # cash committed by entries not filled yet
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self, first: dt.date, last: dt.date, progress: Callable[[dt.date], None] | None = None) -> RunResult:
+        sessions = self.calendar.sessions_in_range(first, last)
+        if not sessions:
+            raise NoDataError(f"no trading sessions between {first} and {last}")
+        ctx = Context(self)
+        for day in sessions:
+            self._run_session(ctx, day)
+            if progress is not None:
+                progress(day)
+        if not self.result.sessions:
+            raise NoDataError(f"no minute bars for {self.underlying} between {first} and {last}")
+        self.result.trades = [self._trade(p) for p in self.book.positions]
+        self.result.stats = {
+            "chain_queries": self.chain_queries,
+            "quote_series_loaded": self.quotes.loads,
+            "decisions": len(self.result.decisions),
+        }
+        return self.result
+
+    def _run_session(self, ctx: Context, day: dt.date) -> None:
+        hours = self.calendar.hours(day)
+        bars = [
+            b for b in self.source.minute_bars(self.underlying, day) if hours.open_ns <= b.start_ns < hours.close_ns
+        ]
+        if not bars:
+            self.result.skipped_sessions.append(day)
+            return
+        bars = [Bar(b.start_ns, min(b.end_ns, hours.close_ns), b.open, b.high, b.low, b.close, b.volume) for b in bars]
+        self.result.sessions.append(day)
+        self.quotes.start_session(day)
+        self._session_close_ns = hours.close_ns
+        self._day_bars = bars
+        ctx.session, ctx.open_ns, ctx.close_ns = day, hours.open_ns, hours.close_ns
+        ctx._bars, ctx._chains, ctx.state = bars, {}, {}
+        ctx.now_ns, ctx.signal_bar = hours.open_ns, None
+        self.strategy.on_session_start(ctx)
+        for bar in bars:
+            ctx.now_ns, ctx.signal_bar = bar.end_ns, bar
+            self._apply_pending(bar.end_ns)
+            self._check_exits(ctx)
+            self.strategy.on_bar(ctx)
+        self._apply_pending(hours.close_ns)
+        self._settle_expiring(ctx, day, bars[-1])
+        self._mark(day, hours.close_ns)
+        ctx.previous_days.append(
+            Bar(
+                bars[0].start_ns,
+                hours.close_ns,
+                bars[0].open,
+                max(b.high for b in bars),
+                min(b.low for b in bars),
+                bars[-1].close,
+                sum(b.volume for b in bars),
+            )
+        )
+
+    def has_pending(self) -> bool:
+        return bool(self.pending)
+
+    def _apply_pending(self, now_ns: int) -> None:
+        due = [p for p in self.pending if p.fill_ns <= now_ns]
+        self.pending = [p for p in self.pending if p.fill_ns > now_ns]
+        for p in sorted(due, key=lambda p: p.fill_ns):
+            p.apply()
+
+    # -- decisions ---------------------------------------------------------------------------------
+    def _label(self, ns: int) -> str:
+        label = self.calendar.session_label(ns, product="options")
+        if label == "regular" and self.calendar.is_early_close(_day(ns)):
+            return "half_day"
+        return label
+
+    def record_decision(
+        self,
+        ctx: Context,
+        action: str,
+        contract: str | None,
+        reject_reason: str | None,
+        position_id: int | None,
+        detail: dict | None,
+    ) -> int:
+        self._decision_id += 1
+        bar = ctx.signal_bar
+        self.result.decisions.append(
+            Decision(
+                decision_id=self._decision_id,
+                signal_bar_start=bar.start_ns if bar else None,
+                signal_bar_end=bar.end_ns if bar else None,
+                decision_timestamp=ctx.now_ns,
+                session_label=self._label(ctx.now_ns),
+                underlying=self.underlying,
+                action=action,
+                contract=contract,
+                reject_reason=reject_reason,
+                position_id=position_id,
+                detail=json.dumps(detail, sort_keys=True) if detail else None,
+            )
+        )
+        return self._decision_id
+
+    def enter(self, ctx: Context, action: str, legs: list[tuple[Selected | Rejected, int]], exits: ExitRules) -> int:
+        rejected = [sel for sel, _ in legs if not sel.ok]
+        chosen = [(sel.contract, qty) for sel, qty in legs if sel.ok]
+        names = ",".join(c.ticker for c, _ in chosen) or None
+        if rejected:
+            r = rejected[0]
+            return self.record_decision(ctx, action, names, r.reason, None, r.facts)
+        if not legs or any(qty == 0 for _, qty in chosen):
+            raise ValueError("a package needs at least one leg and non-zero quantities")
+        if len({c.expiration for c, _ in chosen}) > 1:
+            return self.record_decision(ctx, action, names, "mixed_expirations", None, None)
+        position_id = self.book.next_position_id
+        decision_id = self.record_decision(ctx, action, names, None, position_id, None)
+        outcome = self._fill_package(ctx, decision_id, position_id, chosen)
+        if outcome is None:
+            return decision_id
+        fill_ns, prices, fills = outcome
+        cash_delta = -sum(q * p * c.shares_per_contract for (c, q), p in zip(chosen, prices, strict=True))
+        commissions = sum(self.fees.commission(q) for _, q in chosen)
+        need = settlement_liability(chosen)
+        free = self.book.cash - self.book.reserved() - sum(self._pending_cost())
+        if math.isinf(need) or free + cash_delta - commissions - need < 0:
+            self._reject_fills(fills, "insufficient_cash")
+            self._set_decision_reject(decision_id, "insufficient_cash")
+            return decision_id
+        self.book.next_position_id += 1
+        position = Position(
+            position_id=position_id,
+            action=action,
+            legs=[Leg(c, q, p) for (c, q), p in zip(chosen, prices, strict=True)],
+            exits=exits,
+            opened_ns=fill_ns,
+            entry_decision_id=decision_id,
+            commissions=commissions,
+            closing=True,  # until filled
+        )
+        self.book.positions.append(position)
+        self._reserved_costs[position_id] = -cash_delta + commissions
+
+        def apply() -> None:
+            self.book.cash = round(self.book.cash + cash_delta - commissions, 6)
+            position.closing = False
+            self._reserved_costs.pop(position_id, None)
+
+        self.pending.append(_Pending(fill_ns, apply))
+        return decision_id
+
+    def _pending_cost(self) -> list[float]:
+        return [max(v, 0.0) for v in self._reserved_costs.values()]
+
+    def close(self, ctx: Context, position: Position, reason: str) -> int:
+        if not position.is_open or position.closing:
+            raise ValueError(f"position {position.position_id} is not open or is already closing")
+        legs = [(leg.contract, -leg.quantity) for leg in position.legs if leg.open]
+        decision_id = self.record_decision(
+            ctx, "close", position.tickers(), None, position.position_id, {"exit_reason": reason}
+        )
+        outcome = self._fill_package(ctx, decision_id, position.position_id, legs)
+        if outcome is None:
+            return decision_id
+        fill_ns, prices, _ = outcome
+        proceeds = -sum(q * p * c.shares_per_contract for (c, q), p in zip(legs, prices, strict=True))
+        commissions = sum(self.fees.commission(q) for _, q in legs)
+        position.closing = True
+
+        def apply() -> None:
+            self.book.cash = round(self.book.cash + proceeds - commissions, 6)
+            position.commissions = round(position.commissions + commissions, 6)
+            position.exit_value = round(position.exit_value + proceeds, 6)
+            position.closed_ns = fill_ns
+            position.exit_reason = reason
+            for leg in position.legs:
+                leg.open = False
+
+        self.pending.append(_Pending(fill_ns, apply))
+        return decision_id
+
+    def _set_decision_reject(self, decision_id: int, reason: str) -> None:
+        d = self.result.decisions[decision_id - 1]
+        assert d.decision_id == decision_id
+        d.reject_reason = reason
+        d.position_id = None
+
+    def _reject_fills(self, fills: list[Fill], reason: str) -> None:
+        for f in fills:
+            f.reject_reason = reason
+            f.fill_price = None
+            f.fill_timestamp = None
+
+    # -- fills -------------------------------------------------------------------------------------
+    def _fill_package(
+        self, ctx: Context, decision_id: int, position_id: int, legs: list
+    ) -> tuple[int, list[float], list[Fill]] | None:
+        """Fill every leg or none; record one fill row per leg. None when the package is rejected."""
+        decided = ctx.now_ns
+        arrival = decided + self.execution.latency_ns
+        close_ns = self._session_close_ns
+        stale_ns = self.limits.stale_quote_ms * 1_000_000
+        firsts: list[Quote | None] = []
+        reasons: list[str | None] = []
+        for contract, _ in legs:
+            if arrival >= close_ns:
+                firsts.append(None)
+                reasons.append("session_closed")
+                continue
+            q = self.quotes.first_after(contract.ticker, arrival, close_ns)
+            firsts.append(q)
+            if q is None:
+                reasons.append("no_quote")
+            elif q.ts_ns - decided > stale_ns:
+                reasons.append("stale_quote")
+            else:
+                reasons.append(None)
+        used: list[Quote | None] = list(firsts)
+        fill_ns = max((q.ts_ns for q in firsts if q is not None), default=arrival)
+        if all(r is None for r in reasons):
+            used = [self.quotes.latest(c.ticker, fill_ns) for c, _ in legs]
+            reasons = [
+                self.limits.reject_reason(q, "buy" if qty > 0 else "sell") if q is not None else "no_quote"
+                for q, (_, qty) in zip(used, legs, strict=True)
+            ]
+        failed = any(r is not None for r in reasons)
+        if failed:
+            first_reason = next(r for r in reasons if r is not None)
+            reasons = [r or "package_leg_rejected" for r in reasons]
+        fills: list[Fill] = []
+        prices: list[float] = []
+        for (contract, qty), q, reason in zip(legs, used, reasons, strict=True):
+            side = "buy" if qty > 0 else "sell"
+            price = None if failed or q is None else round(self.policy.price(q, side), 6)
+            event_ns = fill_ns if not failed else (q.ts_ns if q is not None else decided)
+            self._order_id += 1
+            fills.append(
+                Fill(
+                    order_id=self._order_id,
+                    decision_id=decision_id,
+                    position_id=None if failed else position_id,
+                    contract=contract.ticker,
+                    side=side,
+                    quantity=abs(qty),
+                    decision_timestamp=decided,
+                    next_quote_timestamp=q.ts_ns if q is not None else None,
+                    quote_age_ms=(q.ts_ns - decided) / 1e6 if q is not None else None,
+                    bid=q.bid if q is not None else None,
+                    ask=q.ask if q is not None else None,
+                    fill_timestamp=None if failed else fill_ns,
+                    fill_price=price,
+                    commission=0.0 if failed else self.fees.commission(qty),
+                    fill_policy=self.policy.label,
+                    reject_reason=reason,
+                    event_timestamp_utc=rfc3339(event_ns),
+                    event_timestamp_et=rfc3339(event_ns, et=True),
+                    session_label=self._label(event_ns),
+                    market=MARKET,
+                    source="quotes",
+                )
+            )
+            if price is not None:
+                prices.append(price)
+        self.result.fills.extend(fills)
+        if failed:
+            self._set_decision_reject(decision_id, first_reason)
+            return None
+        return fill_ns, prices, fills
+
+    # -- exits and expiration ----------------------------------------------------------------------
+    def _check_exits(self, ctx: Context) -> None:
+        for position in list(self.book.open_positions()):
+            if position.closing or position.opened_ns > ctx.now_ns:
+                continue
+            reason = self._exit_reason(ctx, position)
+            if reason is not None:
+                self.close(ctx, position, reason)
+
+    def _exit_reason(self, ctx: Context, position: Position) -> str | None:
+        rules = position.exits
+        if rules.exit_dte is not None and (position.expiration - ctx.session).days <= rules.exit_dte:
+            return "dte"
+        if rules.exit_minute_et is not None and ctx.minute_et >= rules.exit_minute_et:
+            return "time"
+        if rules.profit_target_pct is None and rules.stop_loss_pct is None:
+            return None
+        value = 0.0
+        for leg in position.legs:
+            q = self.quotes.latest(leg.contract.ticker, ctx.now_ns)
+            # Premium exits need a quote that arrived after the entry filled.
+            if q is None or q.ts_ns < position.opened_ns:
+                return None
+            price = q.bid if leg.quantity > 0 else q.ask
+            if price <= 0 and leg.quantity < 0:
+                return None
+            value += leg.quantity * price * leg.multiplier
+        pnl = value - position.entry_value
+        basis = abs(position.entry_value)
+        if basis <= 0:
+            return None
+        if rules.profit_target_pct is not None and pnl >= rules.profit_target_pct * basis:
+            return "profit_target"
+        if rules.stop_loss_pct is not None and pnl <= -rules.stop_loss_pct * basis:
+            return "stop_loss"
+        return None
+
+    def _settle_expiring(self, ctx: Context, day: dt.date, last_bar: Bar) -> None:
+        close_price = last_bar.close
+        for position in list(self.book.open_positions()):
+            if position.expiration != day:
+                continue
+            ctx.now_ns, ctx.signal_bar = self._session_close_ns, last_bar
+            total = 0.0
+            itm = False
+            decision_id = self.record_decision(
+                ctx, "settle", position.tickers(), None, position.position_id, {"underlying_close": close_price}
+            )
+            for leg in position.legs:
+                if not leg.open:
+                    continue
+                value = intrinsic_value(leg.contract.contract_type, leg.contract.strike, close_price)
+                itm = itm or value > 0
+                total += leg.quantity * value * leg.multiplier
+                self._order_id += 1
+                ts = self._session_close_ns
+                self.result.fills.append(
+                    Fill(
+                        order_id=self._order_id,
+                        decision_id=decision_id,
+                        position_id=position.position_id,
+                        contract=leg.contract.ticker,
+                        side="settle",
+                        quantity=abs(leg.quantity),
+                        decision_timestamp=ts,
+                        next_quote_timestamp=None,
+                        quote_age_ms=None,
+                        bid=None,
+                        ask=None,
+                        fill_timestamp=ts,
+                        fill_price=value,
+                        commission=0.0,
+                        fill_policy="expiration@1",
+                        reject_reason=None,
+                        event_timestamp_utc=rfc3339(ts),
+                        event_timestamp_et=rfc3339(ts, et=True),
+                        session_label=self._label(ts),
+                        market=MARKET,
+                        source="underlying_close",
+                    )
+                )
+                leg.open = False
+            self.book.cash = round(self.book.cash + total, 6)
+            position.exit_value = round(position.exit_value + total, 6)
+            position.closed_ns = self._session_close_ns
+            position.exit_reason = "expired_itm" if itm else "expired_otm"
+
+    def _mark(self, day: dt.date, close_ns: int) -> None:
+        mid_value = 0.0
+        liq_value = 0.0
+        open_positions = self.book.open_positions()
+        for position in open_positions:
+            for leg in position.legs:
+                if not leg.open:
+                    continue
+                q = self.quotes.latest(leg.contract.ticker, close_ns)
+                if q is None or q.bid <= 0 or q.ask <= 0:
+                    mid = side_price = leg.entry_price
+                    if q is not None:
+                        side_price = q.bid if leg.quantity > 0 else (q.ask if q.ask > 0 else leg.entry_price)
+                else:
+                    mid = q.mid
+                    side_price = q.bid if leg.quantity > 0 else q.ask
+                mid_value += leg.quantity * mid * leg.multiplier
+                liq_value += leg.quantity * side_price * leg.multiplier
+        cash = self.book.cash
+        self.result.equity.append(
+            EquityPoint(
+                session=day.isoformat(),
+                timestamp=close_ns,
+                cash=round(cash, 6),
+                positions_value=round(mid_value, 6),
+                positions_value_bid_ask=round(liq_value, 6),
+                equity=round(cash + mid_value, 6),
+                equity_bid_ask=round(cash + liq_value, 6),
+                open_positions=len(open_positions),
+            )
+        )
+
+    def _trade(self, p: Position) -> Trade:
+        return Trade(
+            position_id=p.position_id,
+            action=p.action,
+            contracts=p.tickers(),
+            opened_timestamp=p.opened_ns,
+            closed_timestamp=p.closed_ns,
+            entry_value=round(p.entry_value, 6),
+            exit_value=p.exit_value if p.closed_ns is not None else None,
+            commissions=round(p.commissions, 6),
+            pnl=p.pnl if p.closed_ns is not None else None,
+            exit_reason=p.exit_reason,
+        )
+
+
+def _day(ns: int) -> dt.date:
+    from ..market.timestamps import et_date
+
+    return et_date(ns)
