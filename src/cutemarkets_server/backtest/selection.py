@@ -64,7 +64,7 @@ def select(rows: Sequence[ChainRow], criteria: Criteria, session: dt.date, spot:
     facts: dict[str, Any] = {"listed": len(rows)}
     pool = standard(rows)
     if not pool:
-        return Rejected("no_listed_expiry", facts)
+        return Rejected("no_contract", facts)
     pool = [r for r in pool if r.contract_type == criteria.contract_type]
     pool = [r for r in pool if criteria.dte_min <= dte(session, r) <= criteria.dte_max]
     facts["in_dte_window"] = len(pool)

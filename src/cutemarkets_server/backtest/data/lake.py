@@ -6,13 +6,17 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from ...clock import WallClock
 from ...config import Settings
-from ...market.timestamps import NS_PER_MIN, et_midnight_ns
+from ...market.calendar import xnys
+from ...market.timestamps import NS_PER_MIN, et_date, et_midnight_ns
 from ...runtime import Runtime
 from ...services.container import Services
 from ...services.option_snapshots import SnapshotOptions
 from ...services.pointintime import PointInTime
 from ...services.reference import ContractQuery
+from ...store.engine import DuckEngine
+from ...store.lake import Lake
 from .base import Bar, ChainRow, DataSourceError, Quote, chain_row_from_snapshot
 
 # Datasets whose partitions a backtest reads (the manifest records their checksums).
@@ -32,8 +36,16 @@ class LakeSource:
             raise DataSourceError(f"no market data in {data_dir} (run `cutemarkets demo` or ingest files first)")
         self.data_dir = data_dir
         self.settings = Settings(data_dir=data_dir)
-        self.runtime = Runtime.open(self.settings)
-        self.services = Services.build(self.runtime)
+        # Read-only use: the lake, the query engine and the calendar (no key store is opened or created).
+        runtime = Runtime(
+            settings=self.settings,
+            clock=WallClock(),
+            lake=Lake(data_dir / "lake"),
+            engine=DuckEngine(),
+            keys=None,  # type: ignore[arg-type]
+            calendar=xnys(),
+        )
+        self.services = Services.build(runtime)
 
     # -- bars ----------------------------------------------------------------------------------------
     def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
@@ -66,8 +78,6 @@ class LakeSource:
 
     # -- chains --------------------------------------------------------------------------------------
     def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
-        from ...market.timestamps import et_date
-
         pit = PointInTime(at_ns + 1, et_date(at_ns), True)
         listed = self.services.reference.contracts_on(
             pit.day,
