@@ -69,7 +69,7 @@ class HttpSource:
     # -- the interface -------------------------------------------------------------------------------
     def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
         rows = self._all(
-            f"/v1/stocks/aggs/{urlquote(ticker)}/range/1/minute/{day.isoformat()}/{day.isoformat()}/",
+            f"/v1/stocks/aggs/{urlquote(ticker)}/1/minute/{day.isoformat()}/{day.isoformat()}/",
             {"adjusted": "false", "sort": "asc", "limit": 10_000},
         )
         return [bar_from_row(r, NS_PER_MIN) for r in rows]
