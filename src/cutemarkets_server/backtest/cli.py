@@ -19,7 +19,7 @@ from .config import Execution
 from .data.base import DataSourceError
 from .sources import SourceConfig
 from .strategies import BUILTINS, UnknownStrategyError
-from .sweep import METRICS, make_spec, split_settings
+from .sweep import METRICS, make_spec
 
 backtest_app = typer.Typer(help="Backtest options strategies on the lake or any v1 server.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -144,9 +144,6 @@ def run(
     def go() -> None:
         base = _base(strategy, underlying, frm, to, sets)
         spec = make_spec(base, {})
-        from .strategies import load_strategy
-
-        load_strategy(spec.strategy)[0].resolve(split_settings(base["set"])[0])
         src = _source(data_dir, source, api_key).open()
         sessions = xnys().sessions_in_range(spec.start, spec.end)
         with Progress(

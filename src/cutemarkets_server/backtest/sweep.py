@@ -20,6 +20,7 @@ from ..market.calendar import xnys
 from .artifacts import write_json, write_parquet
 from .config import Execution, RunSpec
 from .sources import SourceConfig, shared_source
+from .strategies import load_strategy
 
 SUMMARY_COLUMNS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor", "trades")
 METRICS = ("sharpe", "total_return", "sortino", "profit_factor", "win_rate")
@@ -39,6 +40,7 @@ def split_settings(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 def make_spec(base: dict[str, Any], values: dict[str, Any]) -> RunSpec:
     params, execution = split_settings({**base["set"], **values})
+    load_strategy(base["strategy"])[0].resolve(params)
     return RunSpec(
         strategy=base["strategy"],
         underlying=base["underlying"],

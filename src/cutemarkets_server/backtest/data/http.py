@@ -32,6 +32,7 @@ class HttpSource:
             follow_redirects=False,
         )
         self.requests = 0
+        self._quotes_checked = False
 
     def close(self) -> None:
         self.client.close()
@@ -85,6 +86,10 @@ class HttpSource:
                 "limit": 250,
             },
         )
+        if rows and not self._quotes_checked:
+            # A plan without quotes serves chains without them; fail now instead of rejecting every order.
+            self.last_quote(rows[0]["details"]["ticker"], at_ns)
+            self._quotes_checked = True
         return [chain_row_from_snapshot(r, underlying) for r in rows]
 
     def quotes(self, ticker: str, lo_ns: int, hi_ns: int) -> list[Quote]:
