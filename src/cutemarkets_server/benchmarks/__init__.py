@@ -18,6 +18,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "websocket": ("websocket", "events/s, delivery latency and memory per connection: one replay to 100 subscribers"),
     "stocks": ("stocks", "grouped daily and snapshot-all over HTTP beside the raw DuckDB queries for the same rows"),
     "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
+    "backtest": ("backtest", "opening-range backtest beside cutebacktests' intraday run; 8-point sweep at 1/2 workers"),
 }
 
 

@@ -1,0 +1,126 @@
+"""Backtests: our opening-range strategy beside cutebacktests 0.3.0's default intraday run over the same
+sessions against the same server (end to end, each as its own command), and a sweep of 8 parameter sets
+on Dask at 1 and 2 workers.
+
+The market is the test profile (``cutemarkets demo --profile test --end 2025-12-02``): its tick sessions
+carry the minute bars, chains and quotes both engines need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..app import create_app
+from ..clock import FixedClock
+from ..config import Settings
+from ..market.timestamps import et_ns
+from ..sim.build import build_market
+from ..store.keys import KeyStore
+from ..store.lake import Lake
+from .harness import serve_in_thread
+
+END = dt.date(2025, 12, 2)
+FROM, TO = "2025-11-20", "2025-12-02"
+TARGET_SPEEDUP = 50.0
+SWEEP_GRID = ["--grid", "range_minutes=5,10,15,30", "--grid", "fill_policy=cross_spread,mid_fraction"]
+
+
+def _market(data_dir: Path, console: Console) -> Path:
+    root = data_dir / "backtest-market"
+    if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
+        console.print("building the test-profile market for the backtest suite…")
+        build_market(root, seed=7, end=END, profile="test")
+    return root
+
+
+def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return time.perf_counter() - started, done
+
+
+def run(data_dir: Path, console: Console) -> dict[str, Any]:
+    root = _market(data_dir, console)
+    serve_dir = data_dir / "backtest-serve"
+    serve_dir.mkdir(parents=True, exist_ok=True)
+    if not (serve_dir / "lake").exists():
+        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))
+    key, _ = KeyStore(serve_dir / "keys.sqlite").create("bench-backtest", "expert", ("options", "stocks"))
+    server, base = serve_in_thread(app)
+    exe = str(Path(sys.executable).with_name("cutemarkets"))
+    work = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    results: dict[str, Any] = {}
+    try:
+        cbt_env = {
+            **env,
+            "CUTEMARKETS_BASE_URL": base,
+            "CUTEMARKETS_API_KEY": key,
+            "CUTEBACKTESTS_DATA_DIR": str(work / "cbt"),
+            "CUTEBACKTESTS_DB_PATH": str(work / "cbt" / "cutebacktests.duckdb"),
+        }
+        cbt_cmd = [
+            sys.executable, "-m", "cutebacktests.cli", "run-intraday-options-backtest", "--ticker", "SPY",
+            "--start", FROM, "--end", TO, "--option-mode", "historical", "--require-relative-volume", "false",
+        ]  # fmt: skip
+        ours = [exe, "backtest", "run", "--strategy", "orb", "--underlying", "SPY", "--from", FROM, "--to", TO]
+        cases = {
+            "cutebacktests (HTTP)": (cbt_cmd, cbt_env),
+            "ours (HTTP)": ([*ours, "--out", str(work / "http"), "--source", base, "--api-key", key], env),
+            "ours (lake)": ([*ours, "--out", str(work / "lake"), "--data-dir", str(root)], env),
+        }
+        seconds: dict[str, float] = {}
+        for name, (cmd, case_env) in cases.items():
+            took, done = _timed(cmd, case_env, work)
+            if done.returncode != 0:
+                raise RuntimeError(f"{name} failed ({done.returncode}): {done.stderr[-2000:]}")
+            seconds[name] = took
+        decisions = json.loads((work / "http" / "summary.json").read_text())["decisions"]
+        cbt = seconds["cutebacktests (HTTP)"]
+        table = Table(title=f"SPY {FROM} → {TO}, end to end (one command each)")
+        for col in ("engine", "seconds", "speed-up vs cutebacktests", "our decisions/s"):
+            table.add_column(col, justify="right" if col != "engine" else "left")
+        for name, s in seconds.items():
+            rate = "" if name.startswith("cute") else f"{decisions / s:.1f}"
+            table.add_row(name, f"{s:.2f}", f"{cbt / s:.1f}x", rate)
+        console.print(table)
+        speedup = cbt / seconds["ours (HTTP)"]
+        results["side_by_side"] = {
+            "seconds": seconds,
+            "decisions": decisions,
+            "speedup_http": speedup,
+            "speedup_lake": cbt / seconds["ours (lake)"],
+            "target_speedup": TARGET_SPEEDUP,
+            "meets_target": speedup >= TARGET_SPEEDUP,
+        }
+        sweep: dict[str, float] = {}
+        for workers in (1, 2):
+            cmd = [
+                exe, "backtest", "sweep", "--strategy", "orb", "--underlying", "SPY", "--from", FROM, "--to", TO,
+                "--out", str(work / f"sweep-{workers}"), "--data-dir", str(root), *SWEEP_GRID,
+                "--workers", str(workers),
+            ]  # fmt: skip
+            took, done = _timed(cmd, env, work)
+            if done.returncode != 0:
+                raise RuntimeError(f"sweep with {workers} workers failed: {done.stderr[-2000:]}")
+            sweep[str(workers)] = 8 / took
+        console.print(
+            f"sweep of 8 parameter sets: {sweep['1']:.2f} runs/s at 1 worker, {sweep['2']:.2f} runs/s at 2 workers "
+            f"({sweep['2'] / sweep['1']:.2f}x)"
+        )
+        results["sweep_runs_per_second"] = sweep
+    finally:
+        server.should_exit = True
+    return results
