@@ -28,6 +28,12 @@ StrategyOpt = Annotated[str, typer.Option("--strategy", help="A built-in strateg
 UnderlyingOpt = Annotated[str, typer.Option("--underlying", help="Underlying ticker, e.g. SPY")]
 FromOpt = Annotated[str, typer.Option("--from", help="First session, YYYY-MM-DD")]
 ToOpt = Annotated[str, typer.Option("--to", help="Last session, YYYY-MM-DD")]
+RunFromOpt = Annotated[
+    str | None, typer.Option("--from", help="First session, YYYY-MM-DD (lake default: the first day with quotes)")
+]
+RunToOpt = Annotated[
+    str | None, typer.Option("--to", help="Last session, YYYY-MM-DD (lake default: the last day with quotes)")
+]
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the artifacts")]
 DataDirOpt = Annotated[
     Path, typer.Option("--data-dir", envvar="CUTEMARKETS_DATA_DIR", help="Data directory of the lake")
@@ -130,21 +136,32 @@ def strategies(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
 def run(
     strategy: StrategyOpt,
     underlying: UnderlyingOpt,
-    frm: FromOpt,
-    to: ToOpt,
     out: OutOpt,
+    frm: RunFromOpt = None,
+    to: RunToOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     sets: SetOpt = None,
     source: SourceOpt = None,
     api_key: KeyOpt = None,
 ) -> None:
     """Run one backtest and write its artifacts into --out."""
+    from .data.lake import LakeSource
     from .run import run_backtest
 
     def go() -> None:
-        base = _base(strategy, underlying, frm, to, sets)
+        cfg = _source(data_dir, source, api_key)
+        if (frm is None or to is None) and cfg.url:
+            raise UsageError("--from and --to are required with --source")
+        src = cfg.open()
+        first, last = frm, to
+        if first is None or last is None:
+            assert isinstance(src, LakeSource)
+            days = src.quote_days()
+            if not days:
+                raise DataSourceError(f"the lake in {data_dir} holds no option quotes")
+            first, last = first or days[0].isoformat(), last or days[-1].isoformat()
+        base = _base(strategy, underlying, first, last, sets)
         spec = make_spec(base, {})
-        src = _source(data_dir, source, api_key).open()
         sessions = xnys().sessions_in_range(spec.start, spec.end)
         with Progress(
             TextColumn("[bold]backtest[/bold] {task.description}"),

@@ -105,6 +105,10 @@ class LakeSource:
         found = _quotes(table.to_pydict())
         return found[0] if found else None
 
+    def quote_days(self) -> list[dt.date]:
+        """Days holding option quotes (the sessions a backtest can fill on)."""
+        return self.services.store.days("option_quotes")
+
     # -- provenance ----------------------------------------------------------------------------------
     def describe(self, underlying: str, first: dt.date, last: dt.date) -> dict[str, Any]:
         snap = self.services.store.snapshot()

@@ -74,6 +74,7 @@ def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: Run
     rej_fig = go.Figure(go.Bar(x=reasons, y=[rejects[r] for r in reasons], name="rejects"))
     rej_fig.update_layout(title="Rejected decisions by reason")
 
+    labels = {f.fill_timestamp: f.session_label for f in result.fills if f.fill_timestamp is not None}
     trades_rows = [
         [
             t.position_id,
@@ -81,6 +82,7 @@ def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: Run
             t.contracts,
             _et(t.opened_timestamp),
             rfc3339(t.opened_timestamp),
+            labels.get(t.opened_timestamp, ""),
             _et(t.closed_timestamp) if t.closed_timestamp else "open",
             t.exit_reason,
             _fmt(t.entry_value),
@@ -126,6 +128,7 @@ def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: Run
                 "contracts",
                 "opened (ET)",
                 "opened (UTC)",
+                "session",
                 "closed (ET)",
                 "exit",
                 "entry $",
