@@ -301,3 +301,53 @@ def test_bad_parameters_and_empty_ranges_are_errors(lake: LakeSource) -> None:
         Execution(fill_policy="magic")
     with pytest.raises(NoDataError):
         run_backtest(RunSpec("orb", "SPY", dt.date(2020, 1, 6), dt.date(2020, 1, 8)), lake, None)
+
+
+def latest_quote_at_or_before(market_dir: Path, ticker: str, at_ns: int) -> dict | None:
+    fs = files(market_dir / "lake", "option_quotes", [et_date(at_ns)])
+    found = (
+        duckdb.connect()
+        .execute(
+            f"SELECT sip_timestamp, bid_price, ask_price FROM read_parquet({fs!r}) WHERE ticker = ? "
+            "AND sip_timestamp <= ? ORDER BY sip_timestamp DESC, sequence_number DESC LIMIT 1",
+            [ticker, at_ns],
+        )
+        .fetchall()
+    )
+    return {"ts": found[0][0], "bid": found[0][1], "ask": found[0][2]} if found else None
+
+
+def test_premium_exits_are_proven_by_a_quote_after_entry(orb_run: Path, market_dir: Path) -> None:
+    decisions = rows(orb_run, "decisions.parquet")
+    trades = {t["position_id"]: t for t in rows(orb_run, "trades.parquet")}
+    fills = rows(orb_run, "fills.parquet")
+    checked = 0
+    for d in decisions:
+        if d["action"] != "close" or d["reject_reason"] is not None:
+            continue
+        t = trades[d["position_id"]]
+        reason = json.loads(d["detail"])["exit_reason"]
+        assert reason == t["exit_reason"]
+        assert d["decision_timestamp"] > t["opened_timestamp"]
+        if reason not in ("profit_target", "stop_loss"):
+            continue
+        q = latest_quote_at_or_before(market_dir, d["contract"], d["decision_timestamp"])
+        assert q is not None and q["ts"] >= t["opened_timestamp"]
+        qty = next(f["quantity"] for f in fills if f["decision_id"] == d["decision_id"])
+        pnl = q["bid"] * qty * 100 - t["entry_value"]
+        if reason == "profit_target":
+            assert pnl >= 0.5 * t["entry_value"] - 1e-6
+        else:
+            assert pnl <= -0.5 * t["entry_value"] + 1e-6
+        checked += 1
+    assert checked >= 2
+
+
+def test_short_positions_need_the_cash_to_cover_their_settlement(lake: LakeSource) -> None:
+    poor = Execution(initial_cash=5_000.0)
+    naked = run_backtest(RunSpec("short_put", "SPY", D1, D1, execution=poor), lake, None)
+    (d,) = naked.result.decisions
+    assert d.reject_reason == "insufficient_cash" and naked.result.trades == []
+    assert all(f.reject_reason == "insufficient_cash" and f.fill_price is None for f in naked.result.fills)
+    spread = run_backtest(RunSpec("short_put", "SPY", D1, D1, params={"width": 10.0}, execution=poor), lake, None)
+    assert spread.result.decisions[0].reject_reason is None and len(spread.result.trades) == 1
