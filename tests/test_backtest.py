@@ -11,16 +11,19 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
 from cutemarkets_server.backtest.config import Execution, RunSpec
+from cutemarkets_server.backtest.context import Context
 from cutemarkets_server.backtest.data.http import HttpSource
 from cutemarkets_server.backtest.data.lake import LakeSource
 from cutemarkets_server.backtest.engine import NoDataError
 from cutemarkets_server.backtest.run import run_backtest
+from cutemarkets_server.backtest.strategies import Strategy
 from cutemarkets_server.market.calendar import xnys
 from cutemarkets_server.market.timestamps import et_date
 from cutemarkets_server.store.lake import Lake
@@ -351,3 +354,50 @@ def test_short_positions_need_the_cash_to_cover_their_settlement(lake: LakeSourc
     assert all(f.reject_reason == "insufficient_cash" and f.fill_price is None for f in naked.result.fills)
     spread = run_backtest(RunSpec("short_put", "SPY", D1, D1, params={"width": 10.0}, execution=poor), lake, None)
     assert spread.result.decisions[0].reject_reason is None and len(spread.result.trades) == 1
+
+
+class DailyProbe(Strategy):
+    """Records what ``daily_bars`` hands out at the first bar of each session."""
+
+    name = "daily_probe"
+    seen: ClassVar[list[tuple[dt.date, int, list]]] = []
+
+    def on_bar(self, ctx: Context) -> None:
+        if ctx.minutes_since_open == 1:
+            bars = ctx.daily_bars()
+            DailyProbe.seen.append((ctx.session, ctx.now_ns, [(b.start_ns, b.end_ns, b.close) for b in bars]))
+
+
+def test_daily_bars_are_unadjusted_complete_and_the_same_from_both_sources(
+    lake: LakeSource, server: RunningServer, http, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cutemarkets_server.backtest import strategies
+
+    monkeypatch.setitem(strategies.BUILTINS, "daily_probe", DailyProbe)
+    spec = RunSpec("daily_probe", "NVDA", D1, dt.date(2025, 11, 26))
+    DailyProbe.seen = []
+    run_backtest(spec, lake, None)
+    from_lake = list(DailyProbe.seen)
+    DailyProbe.seen = []
+    source = HttpSource(server.base_url, server.key("expert"))
+    run_backtest(spec, source, None)
+    source.close()
+    assert from_lake == DailyProbe.seen and len(from_lake) == 5
+    for session, now, bars in from_lake:
+        assert len(bars) > 20
+        assert all(end <= now for _, end, _ in bars)
+        assert et_date(bars[-1][0]) == xnys().previous_session(session)
+    session, _, bars = from_lake[-1]
+    first, last = et_date(bars[0][0]), et_date(bars[-1][0])
+    served = http.get(
+        f"/v1/stocks/aggs/NVDA/1/day/{first}/{last}/",
+        params={"adjusted": "false", "limit": 5000},
+        headers=auth(server.key("expert")),
+    ).json()["results"]
+    assert [b["c"] for b in served] == [c for _, _, c in bars]
+    adjusted = http.get(
+        f"/v1/stocks/aggs/NVDA/1/day/{first}/{last}/",
+        params={"adjusted": "true", "limit": 5000},
+        headers=auth(server.key("expert")),
+    ).json()["results"]
+    assert [b["c"] for b in adjusted] != [c for _, _, c in bars], "the window spans the split"

@@ -30,7 +30,7 @@ class Context:
         self.signal_bar: Bar | None = None
         self._bars: list[Bar] = []
         self._chains: dict[tuple[int, dt.date, dt.date], list[ChainRow]] = {}
-        self.previous_days: list[Bar] = []  # one bar per earlier session of the run (from its minute bars)
+        self.daily: list[Bar] = []  # the run's daily bars; only those closed by now are handed out
         self.state: dict = {}  # the strategy's own memory for the session
 
     # -- time --------------------------------------------------------------------------------------
@@ -70,6 +70,11 @@ class Context:
                 )
             )
         return out
+
+    def daily_bars(self, count: int | None = None) -> list[Bar]:
+        """Completed daily bars (unadjusted) of sessions that closed by now, oldest first; the last ``count``."""
+        done = [b for b in self.daily if b.end_ns <= self.now_ns]
+        return done[-count:] if count else done
 
     @property
     def spot(self) -> float:

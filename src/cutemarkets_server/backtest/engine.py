@@ -29,6 +29,7 @@ from .selection import Rejected, Selected
 from .strategies.base import Strategy
 
 MARKET = "US_OPTIONS"
+DAILY_LOOKBACK_DAYS = 370
 
 
 class NoDataError(DataSourceError):
@@ -87,6 +88,7 @@ class Engine:
         if not sessions:
             raise NoDataError(f"no trading sessions between {first} and {last}")
         ctx = Context(self)
+        ctx.daily = self._daily_bars(first, last)
         for day in sessions:
             self._run_session(ctx, day)
             if progress is not None:
@@ -100,6 +102,16 @@ class Engine:
             "decisions": len(self.result.decisions),
         }
         return self.result
+
+    def _daily_bars(self, first: dt.date, last: dt.date) -> list[Bar]:
+        """The run's daily bars (a year of history before it), each knowable at its session's close."""
+        out = []
+        for b in self.source.day_bars(self.underlying, first - dt.timedelta(days=DAILY_LOOKBACK_DAYS), last):
+            day = _day(b.start_ns)
+            if self.calendar.is_session(day):
+                close = self.calendar.hours(day).close_ns
+                out.append(Bar(b.start_ns, close, b.open, b.high, b.low, b.close, b.volume))
+        return out
 
     def _run_session(self, ctx: Context, day: dt.date) -> None:
         hours = self.calendar.hours(day)
@@ -126,17 +138,6 @@ class Engine:
         self._apply_pending(hours.close_ns)
         self._settle_expiring(ctx, day, bars[-1])
         self._mark(day, hours.close_ns)
-        ctx.previous_days.append(
-            Bar(
-                bars[0].start_ns,
-                hours.close_ns,
-                bars[0].open,
-                max(b.high for b in bars),
-                min(b.low for b in bars),
-                bars[-1].close,
-                sum(b.volume for b in bars),
-            )
-        )
 
     def has_pending(self) -> bool:
         return bool(self.pending)

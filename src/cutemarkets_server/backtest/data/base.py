@@ -84,6 +84,10 @@ class DataSource(Protocol):
         """The unadjusted one-minute bars of a stock on one ET day, oldest first."""
         ...
 
+    def day_bars(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
+        """The unadjusted daily bars of a stock for sessions first..last (``start_ns`` = ET midnight)."""
+        ...
+
     def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
         """The contracts listed at ``at_ns`` expiring in [lo, hi], as snapshots knowable at ``at_ns``."""
         ...

@@ -8,7 +8,7 @@ from urllib.parse import quote as urlquote
 
 import httpx
 
-from ...market.timestamps import NS_PER_MIN
+from ...market.timestamps import NS_PER_MIN, et_date, et_midnight_ns
 from .base import Bar, ChainRow, DataSourceError, Quote, bar_from_row, chain_row_from_snapshot, quote_from_row
 
 MAX_PAGES = 10_000
@@ -74,6 +74,19 @@ class HttpSource:
             {"adjusted": "false", "sort": "asc", "limit": 10_000},
         )
         return [bar_from_row(r, NS_PER_MIN) for r in rows]
+
+    def day_bars(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
+        rows = self._all(
+            f"/v1/stocks/aggs/{urlquote(ticker)}/1/day/{first.isoformat()}/{last.isoformat()}/",
+            {"adjusted": "false", "sort": "asc", "limit": 10_000},
+        )
+        out = []
+        for r in rows:
+            start = int(r["t"]) * 1_000_000
+            bar = bar_from_row(r, 0)
+            end = et_midnight_ns(et_date(start) + dt.timedelta(days=1))
+            out.append(Bar(start, end, bar.open, bar.high, bar.low, bar.close, bar.volume))
+        return out
 
     def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
         rows = self._all(

@@ -49,16 +49,23 @@ class LakeSource:
 
     # -- bars ----------------------------------------------------------------------------------------
     def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
-        lo = et_midnight_ns(day)
-        hi = et_midnight_ns(day + dt.timedelta(days=1))
+        return self._bars(ticker, "minute", day, day)
+
+    def day_bars(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
+        return self._bars(ticker, "day", first, last)
+
+    def _bars(self, ticker: str, timespan: str, first: dt.date, last: dt.date) -> list[Bar]:
+        """Unadjusted bars rounded as the API serves them."""
+        lo = et_midnight_ns(first)
+        hi = et_midnight_ns(last + dt.timedelta(days=1))
         series = self.services.bars.range(
-            ticker, 1, "minute", lo, hi, adjusted=False, limit=50_000, descending=False, horizon_ns=hi, anchor=day
+            ticker, 1, timespan, lo, hi, adjusted=False, limit=50_000, descending=False, horizon_ns=hi, anchor=first
         )
         b = series.bars
         return [
             Bar(
                 int(s),
-                int(s) + NS_PER_MIN,
+                _bar_end(int(s), timespan),
                 round(float(o), 6),
                 round(float(h), 6),
                 round(float(low), 6),
@@ -119,6 +126,12 @@ class LakeSource:
                 if in_range:
                     parts.append({"dataset": name, "day": day.isoformat(), "rows": part.rows, "sha256": part.sha256})
         return {"kind": "lake", "partitions": parts}
+
+
+def _bar_end(start_ns: int, timespan: str) -> int:
+    if timespan == "minute":
+        return start_ns + NS_PER_MIN
+    return et_midnight_ns(et_date(start_ns) + dt.timedelta(days=1))
 
 
 def _quotes(cols: dict[str, list]) -> list[Quote]:
