@@ -81,6 +81,8 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def _base(strategy: str, underlying: str, frm: str, to: str, sets: list[str] | None) -> dict[str, Any]:
+    if strategy.endswith(".py"):
+        strategy = str(Path(strategy).resolve())  # sweep workers load it by path
     return {
         "strategy": strategy,
         "underlying": underlying.strip().upper(),
@@ -163,13 +165,7 @@ def run(
         base = _base(strategy, underlying, first, last, sets)
         spec = make_spec(base, {})
         sessions = xnys().sessions_in_range(spec.start, spec.end)
-        with Progress(
-            TextColumn("[bold]backtest[/bold] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with _progress() as bar:
             task = bar.add_task(f"{spec.strategy} {spec.underlying}", total=len(sessions))
             result = run_backtest(spec, src, out, progress=lambda day: bar.advance(task))
         s = result.summary
@@ -205,7 +201,14 @@ def sweep_cmd(
         base = _base(strategy, underlying, frm, to, sets)
         axes = _axes(grid_axes)
         cfg = _source(data_dir, source, api_key)
-        rows = sweep(base, axes, cfg, out, workers=workers, scheduler=scheduler)
+        total = 1
+        for values in axes.values():
+            total *= len(values)
+        with _progress() as bar:
+            task = bar.add_task(f"sweep {base['strategy']} {base['underlying']}", total=total)
+            rows = sweep(
+                base, axes, cfg, out, workers=workers, scheduler=scheduler, on_done=lambda i: bar.advance(task)
+            )
         _print_rows(rows, list(axes))
 
     _guard(go)
@@ -250,6 +253,16 @@ def walkforward_cmd(
         Console().print_json(json.dumps(result))
 
     _guard(go)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]backtest[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _axes(values: list[str] | None) -> dict[str, list[str]]:

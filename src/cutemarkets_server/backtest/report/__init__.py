@@ -60,6 +60,7 @@ def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: Run
     )
     equity_fig.add_trace(go.Scatter(x=days, y=[e.cash for e in result.equity], name="cash", mode="lines"))
     equity_fig.update_layout(title="Equity per session (marked at the close)")
+    equity_fig.update_xaxes(type="category")
     dd_fig = go.Figure(
         go.Scatter(
             x=days,
@@ -69,6 +70,7 @@ def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: Run
         )
     )
     dd_fig.update_layout(title="Drawdown (%)")
+    dd_fig.update_xaxes(type="category")
     rejects = Counter(d.reject_reason for d in result.decisions if d.reject_reason)
     reasons = sorted(rejects)
     rej_fig = go.Figure(go.Bar(x=reasons, y=[rejects[r] for r in reasons], name="rejects"))
