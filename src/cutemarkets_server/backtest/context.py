@@ -29,7 +29,7 @@ class Context:
         self.close_ns: int = 0
         self.signal_bar: Bar | None = None
         self._bars: list[Bar] = []
-        self._chains: dict[tuple[int, dt.date, dt.date], list[ChainRow]] = {}
+        self._chains: dict[tuple[int, dt.date, dt.date, str | None], list[ChainRow]] = {}
         self.daily: list[Bar] = []  # the run's daily bars; only those closed by now are handed out
         self.state: dict = {}  # the strategy's own memory for the session
 
@@ -83,23 +83,27 @@ class Context:
         return self.signal_bar.close
 
     # -- options -----------------------------------------------------------------------------------
-    def chain(self, dte_min: int, dte_max: int) -> list[ChainRow]:
+    def chain(self, dte_min: int, dte_max: int, contract_type: str | None = None) -> list[ChainRow]:
         """The contracts listed now with days to expiration in [dte_min, dte_max], as known now."""
         lo = self.session + dt.timedelta(days=dte_min)
         hi = self.session + dt.timedelta(days=dte_max)
-        key = (self.now_ns, lo, hi)
+        key = (self.now_ns, lo, hi, contract_type)
         if key not in self._chains:
-            self._chains = {key: self._engine.source.chain(self._engine.underlying, self.now_ns, lo, hi)}
+            if any(k[0] != self.now_ns for k in self._chains):
+                self._chains = {}
+            source = self._engine.source
+            self._chains[key] = source.chain(self._engine.underlying, self.now_ns, lo, hi, contract_type)
             self._engine.chain_queries += 1
         return self._chains[key]
 
     def select(self, criteria: Criteria) -> Selected | Rejected:
-        return select(self.chain(criteria.dte_min, criteria.dte_max), criteria, self.session, self.spot)
+        rows = self.chain(criteria.dte_min, criteria.dte_max, criteria.contract_type)
+        return select(rows, criteria, self.session, self.spot)
 
     def pair(self, primary: Selected, width: float, *, further_otm: bool = True) -> Selected | Rejected:
         c = primary.contract
         dte = (c.expiration - self.session).days
-        return pair_leg(self.chain(dte, dte), c, width, further_otm=further_otm)
+        return pair_leg(self.chain(dte, dte, c.contract_type), c, width, further_otm=further_otm)
 
     def quote(self, ticker: str) -> tuple[Quote | None, float | None]:
         """The latest quote of a contract at or before now, and its age in milliseconds."""

@@ -88,8 +88,16 @@ class DataSource(Protocol):
         """The unadjusted daily bars of a stock for sessions first..last (``start_ns`` = ET midnight)."""
         ...
 
-    def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
-        """The contracts listed at ``at_ns`` expiring in [lo, hi], as snapshots knowable at ``at_ns``."""
+    def chain(
+        self,
+        underlying: str,
+        at_ns: int,
+        expiration_lo: dt.date,
+        expiration_hi: dt.date,
+        contract_type: str | None = None,
+    ) -> list[ChainRow]:
+        """The contracts listed at ``at_ns`` expiring in [lo, hi] (of one type, when given), as snapshots
+        knowable at ``at_ns``, sorted by ticker."""
         ...
 
     def quotes(self, ticker: str, lo_ns: int, hi_ns: int) -> list[Quote]:

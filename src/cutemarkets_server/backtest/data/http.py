@@ -88,10 +88,19 @@ class HttpSource:
             out.append(Bar(start, end, bar.open, bar.high, bar.low, bar.close, bar.volume))
         return out
 
-    def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
+    def chain(
+        self,
+        underlying: str,
+        at_ns: int,
+        expiration_lo: dt.date,
+        expiration_hi: dt.date,
+        contract_type: str | None = None,
+    ) -> list[ChainRow]:
+        params: dict[str, Any] = {"contract_type": contract_type} if contract_type else {}
         rows = self._all(
             f"/v1/options/chain/{urlquote(underlying)}/",
             {
+                **params,
                 "as_of": str(at_ns),
                 "expiration_date.gte": expiration_lo.isoformat(),
                 "expiration_date.lte": expiration_hi.isoformat(),

@@ -84,11 +84,23 @@ class LakeSource:
         ]
 
     # -- chains --------------------------------------------------------------------------------------
-    def chain(self, underlying: str, at_ns: int, expiration_lo: dt.date, expiration_hi: dt.date) -> list[ChainRow]:
+    def chain(
+        self,
+        underlying: str,
+        at_ns: int,
+        expiration_lo: dt.date,
+        expiration_hi: dt.date,
+        contract_type: str | None = None,
+    ) -> list[ChainRow]:
         pit = PointInTime(at_ns + 1, et_date(at_ns), True)
         listed = self.services.reference.contracts_on(
             pit.day,
-            ContractQuery(underlying=underlying, expiration_lo=expiration_lo, expiration_hi=expiration_hi),
+            ContractQuery(
+                underlying=underlying,
+                contract_type=contract_type,
+                expiration_lo=expiration_lo,
+                expiration_hi=expiration_hi,
+            ),
         ).sort_by("ticker")
         snaps = self.services.snapshots.build(
             listed.to_pylist(),
