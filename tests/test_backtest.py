@@ -401,3 +401,29 @@ def test_daily_bars_are_unadjusted_complete_and_the_same_from_both_sources(
         headers=auth(server.key("expert")),
     ).json()["results"]
     assert [b["c"] for b in adjusted] != [c for _, _, c in bars], "the window spans the split"
+
+
+def test_limit_orders_fill_only_when_a_quote_meets_the_limit(lake: LakeSource, market_dir: Path) -> None:
+    params = {"order_type": "limit", "limit_offset": -0.5, "limit_minutes": 5}
+    out = run_backtest(RunSpec("orb", "SPY", D1, dt.date(2025, 12, 2), params=params), lake, None)
+    latency_ns = Execution().latency_ms * 1_000_000
+    limits = [f for f in out.result.fills if f.order_type == "limit"]
+    assert {f.fill_price is None for f in limits} == {True, False}, "some limits fill, some lapse"
+    for f in limits:
+        arrival = f.decision_timestamp + latency_ns
+        fs = files(market_dir / "lake", "option_quotes", [et_date(arrival)])
+        window = (
+            duckdb.connect()
+            .execute(
+                f"SELECT sip_timestamp, bid_price, ask_price FROM read_parquet({fs!r}) WHERE ticker = ? "
+                "AND sip_timestamp >= ? AND sip_timestamp < ? ORDER BY sip_timestamp, sequence_number",
+                [f.contract, arrival, arrival + 5 * 60_000_000_000],
+            )
+            .fetchall()
+        )
+        usable = [(t, b, a) for t, b, a in window if a <= f.limit_price + 1e-9 and a - b <= 0.5 * (a + b) / 2 + 1e-9]
+        if f.fill_price is None:
+            assert f.reject_reason == "limit_not_reached" and not usable
+        else:
+            assert usable and f.fill_timestamp == usable[0][0] and f.fill_price == usable[0][2]
+            assert f.quote_age_ms == 0.0 and f.fill_price <= f.limit_price

@@ -42,6 +42,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("contract", STR),
             ("side", STR),
             ("quantity", I64),
+            ("order_type", STR),
+            ("limit_price", F64),
             ("decision_timestamp", I64),
             ("next_quote_timestamp", I64),
             ("quote_age_ms", F64),

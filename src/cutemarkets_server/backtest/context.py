@@ -133,15 +133,29 @@ class Context:
         action: str,
         legs: Sequence[tuple[Selected | Rejected, int]],
         exits: ExitRules | None = None,
+        *,
+        limit: float | None = None,
+        valid_minutes: int | None = None,
     ) -> int:
         """Open a package (all legs or none): ``legs`` pairs a selection with a signed quantity.
 
-        A rejected selection makes the decision a reject with the selection's reason. Returns the decision id.
+        A market order by default; with ``limit`` (the most the package may cost per share, negative for
+        the least credit) it rests for ``valid_minutes`` (default: until the close). A rejected selection
+        makes the decision a reject with the selection's reason. Returns the decision id.
         """
-        return self._engine.enter(self, action, list(legs), exits or ExitRules())
+        from .engine import OrderTerms
 
-    def close(self, position: Position, reason: str) -> int:
-        return self._engine.close(self, position, reason)
+        order = OrderTerms(limit, valid_minutes * 60_000 if valid_minutes is not None else None)
+        return self._engine.enter(self, action, list(legs), exits or ExitRules(), order)
+
+    def close(
+        self, position: Position, reason: str, *, limit: float | None = None, valid_minutes: int | None = None
+    ) -> int:
+        """Close a position (all its legs); market, or limit as in ``enter``."""
+        from .engine import OrderTerms
+
+        order = OrderTerms(limit, valid_minutes * 60_000 if valid_minutes is not None else None)
+        return self._engine.close(self, position, reason, order)
 
     def skip(self, action: str, reason: str) -> int:
         """Record a decision not to trade (or that could not be expressed) with its reason."""

@@ -48,6 +48,27 @@ class RunResult:
     stats: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OrderTerms:
+    """Market by default; with ``limit``, the most the package may cost per share (negative: the least
+    credit), resting for ``valid_ms`` after arrival (None: until the session's close)."""
+
+    limit: float | None = None
+    valid_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid_ms is not None and self.valid_ms <= 0:
+            raise ValueError("a limit order's validity must be positive")
+
+
+@dataclass
+class _Attempt:
+    fill_ns: int
+    quotes: list[Quote | None]
+    reasons: list[str | None]
+    ages: list[float | None]
+
+
 @dataclass
 class _Pending:
     fill_ns: int
@@ -183,7 +204,14 @@ class Engine:
         )
         return self._decision_id
 
-    def enter(self, ctx: Context, action: str, legs: list[tuple[Selected | Rejected, int]], exits: ExitRules) -> int:
+    def enter(
+        self,
+        ctx: Context,
+        action: str,
+        legs: list[tuple[Selected | Rejected, int]],
+        exits: ExitRules,
+        order: OrderTerms | None = None,
+    ) -> int:
         rejected = [sel for sel, _ in legs if not sel.ok]
         chosen = [(sel.contract, qty) for sel, qty in legs if sel.ok]
         names = ",".join(c.ticker for c, _ in chosen) or None
@@ -196,7 +224,7 @@ class Engine:
             return self.record_decision(ctx, action, names, "mixed_expirations", None, None)
         position_id = self.book.next_position_id
         decision_id = self.record_decision(ctx, action, names, None, position_id, None)
-        outcome = self._fill_package(ctx, decision_id, position_id, chosen)
+        outcome = self._fill_package(ctx, decision_id, position_id, chosen, order)
         if outcome is None:
             return decision_id
         fill_ns, prices, fills = outcome
@@ -233,14 +261,14 @@ class Engine:
     def _pending_cost(self) -> list[float]:
         return [max(v, 0.0) for v in self._reserved_costs.values()]
 
-    def close(self, ctx: Context, position: Position, reason: str) -> int:
+    def close(self, ctx: Context, position: Position, reason: str, order: OrderTerms | None = None) -> int:
         if not position.is_open or position.closing:
             raise ValueError(f"position {position.position_id} is not open or is already closing")
         legs = [(leg.contract, -leg.quantity) for leg in position.legs if leg.open]
         decision_id = self.record_decision(
             ctx, "close", position.tickers(), None, position.position_id, {"exit_reason": reason}
         )
-        outcome = self._fill_package(ctx, decision_id, position.position_id, legs)
+        outcome = self._fill_package(ctx, decision_id, position.position_id, legs, order)
         if outcome is None:
             return decision_id
         fill_ns, prices, _ = outcome
@@ -274,46 +302,34 @@ class Engine:
 
     # -- fills -------------------------------------------------------------------------------------
     def _fill_package(
-        self, ctx: Context, decision_id: int, position_id: int, legs: list
+        self,
+        ctx: Context,
+        decision_id: int,
+        position_id: int,
+        legs: list,
+        order: OrderTerms | None = None,
     ) -> tuple[int, list[float], list[Fill]] | None:
         """Fill every leg or none; record one fill row per leg. None when the package is rejected."""
+        order = order or OrderTerms()
         decided = ctx.now_ns
         arrival = decided + self.execution.latency_ns
-        close_ns = self._session_close_ns
-        stale_ns = self.limits.stale_quote_ms * 1_000_000
-        firsts: list[Quote | None] = []
-        reasons: list[str | None] = []
-        for contract, _ in legs:
-            if arrival >= close_ns:
-                firsts.append(None)
-                reasons.append("session_closed")
-                continue
-            q = self.quotes.first_after(contract.ticker, arrival, close_ns)
-            firsts.append(q)
-            if q is None:
-                reasons.append("no_quote")
-            elif q.ts_ns - decided > stale_ns:
-                reasons.append("stale_quote")
-            else:
-                reasons.append(None)
-        used: list[Quote | None] = list(firsts)
-        fill_ns = max((q.ts_ns for q in firsts if q is not None), default=arrival)
-        if all(r is None for r in reasons):
-            used = [self.quotes.latest(c.ticker, fill_ns) for c, _ in legs]
-            reasons = [
-                self.limits.reject_reason(q, "buy" if qty > 0 else "sell") if q is not None else "no_quote"
-                for q, (_, qty) in zip(used, legs, strict=True)
-            ]
+        if arrival >= self._session_close_ns:
+            attempt = _Attempt(arrival, [None] * len(legs), ["session_closed"] * len(legs), [None] * len(legs))
+        elif order.limit is None:
+            attempt = self._market_attempt(legs, decided, arrival)
+        else:
+            attempt = self._limit_attempt(legs, arrival, order)
+        reasons = attempt.reasons
         failed = any(r is not None for r in reasons)
+        first_reason = next((r for r in reasons if r is not None), None)
         if failed:
-            first_reason = next(r for r in reasons if r is not None)
             reasons = [r or "package_leg_rejected" for r in reasons]
         fills: list[Fill] = []
         prices: list[float] = []
-        for (contract, qty), q, reason in zip(legs, used, reasons, strict=True):
+        for (contract, qty), q, reason, age in zip(legs, attempt.quotes, reasons, attempt.ages, strict=True):
             side = "buy" if qty > 0 else "sell"
             price = None if failed or q is None else round(self.policy.price(q, side), 6)
-            event_ns = fill_ns if not failed else (q.ts_ns if q is not None else decided)
+            event_ns = attempt.fill_ns if not failed else (q.ts_ns if q is not None else decided)
             self._order_id += 1
             fills.append(
                 Fill(
@@ -323,12 +339,14 @@ class Engine:
                     contract=contract.ticker,
                     side=side,
                     quantity=abs(qty),
+                    order_type="market" if order.limit is None else "limit",
+                    limit_price=order.limit,
                     decision_timestamp=decided,
                     next_quote_timestamp=q.ts_ns if q is not None else None,
-                    quote_age_ms=(q.ts_ns - decided) / 1e6 if q is not None else None,
+                    quote_age_ms=age,
                     bid=q.bid if q is not None else None,
                     ask=q.ask if q is not None else None,
-                    fill_timestamp=None if failed else fill_ns,
+                    fill_timestamp=None if failed else attempt.fill_ns,
                     fill_price=price,
                     commission=0.0 if failed else self.fees.commission(qty),
                     fill_policy=self.policy.label,
@@ -344,9 +362,63 @@ class Engine:
                 prices.append(price)
         self.result.fills.extend(fills)
         if failed:
+            assert first_reason is not None
             self._set_decision_reject(decision_id, first_reason)
             return None
-        return fill_ns, prices, fills
+        return attempt.fill_ns, prices, fills
+
+    def _market_attempt(self, legs: list, decided: int, arrival: int) -> _Attempt:
+        """Each leg's first quote at or after arrival; the package fills at the latest of them, each leg
+        at its prevailing quote then. ``quote_age_ms`` = quote time - decision time, at most the stale limit."""
+        stale_ns = self.limits.stale_quote_ms * 1_000_000
+        firsts = [self.quotes.first_after(c.ticker, arrival, self._session_close_ns) for c, _ in legs]
+        reasons: list[str | None] = [
+            "no_quote" if q is None else "stale_quote" if q.ts_ns - decided > stale_ns else None for q in firsts
+        ]
+        fill_ns = max((q.ts_ns for q in firsts if q is not None), default=arrival)
+        used: list[Quote | None] = list(firsts)
+        if all(r is None for r in reasons):
+            used = [self.quotes.latest(c.ticker, fill_ns) for c, _ in legs]
+            reasons = [
+                self.limits.reject_reason(q, _side(qty)) if q is not None else "no_quote"
+                for q, (_, qty) in zip(used, legs, strict=True)
+            ]
+        ages = [(q.ts_ns - decided) / 1e6 if q is not None else None for q in used]
+        return _Attempt(fill_ns, used, reasons, ages)
+
+    def _limit_attempt(self, legs: list, arrival: int, order: OrderTerms) -> _Attempt:
+        """The first instant at or after arrival (and before the order lapses) when every leg has a usable
+        quote no older than the stale limit and the package's net price per share (quantities divided by
+        the smallest) is at or below the limit (negative = a credit of at least that much).
+        ``quote_age_ms`` = fill instant - quote time."""
+        assert order.limit is not None
+        deadline = self._session_close_ns
+        if order.valid_ms is not None:
+            deadline = min(deadline, arrival + order.valid_ms * 1_000_000)
+        stale_ns = self.limits.stale_quote_ms * 1_000_000
+        unit = min(abs(q) for _, q in legs)
+        series = [self.quotes.series(c.ticker) for c, _ in legs]
+        firsts = [self.quotes.first_after(c.ticker, arrival, deadline) for c, _ in legs]
+        if any(q is None for q in firsts):
+            reasons = ["no_quote" if q is None else None for q in firsts]
+            return _Attempt(arrival, firsts, reasons, [None] * len(legs))
+        start = max(q.ts_ns for q in firsts if q is not None)
+        instants = sorted({t for ts, _ in series for t in ts if start <= t < deadline})
+        last: list[Quote | None] = [None] * len(legs)
+        for t in instants:
+            used = [self.quotes.latest(c.ticker, t) for c, _ in legs]
+            last = used
+            if any(q is None or t - q.ts_ns > stale_ns for q in used):
+                continue
+            if any(self.limits.reject_reason(q, _side(qty)) for q, (_, qty) in zip(used, legs, strict=True)):
+                continue
+            net = sum(
+                qty / unit * self.policy.price(q, _side(qty)) for q, (_, qty) in zip(used, legs, strict=True)
+            )
+            if net <= order.limit + 1e-9:
+                ages = [(t - q.ts_ns) / 1e6 for q in used]  # type: ignore[union-attr]
+                return _Attempt(t, used, [None] * len(legs), ages)
+        return _Attempt(arrival, last, ["limit_not_reached"] * len(legs), [None] * len(legs))
 
     # -- exits and expiration ----------------------------------------------------------------------
     def _check_exits(self, ctx: Context) -> None:
@@ -412,6 +484,8 @@ class Engine:
                         contract=leg.contract.ticker,
                         side="settle",
                         quantity=abs(leg.quantity),
+                        order_type="expiration",
+                        limit_price=None,
                         decision_timestamp=ts,
                         next_quote_timestamp=None,
                         quote_age_ms=None,
@@ -480,6 +554,10 @@ class Engine:
             pnl=p.pnl if p.closed_ns is not None else None,
             exit_reason=p.exit_reason,
         )
+
+
+def _side(quantity: int) -> str:
+    return "buy" if quantity > 0 else "sell"
 
 
 def _day(ns: int) -> dt.date:

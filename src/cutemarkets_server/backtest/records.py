@@ -41,6 +41,8 @@ class Fill:
     contract: str
     side: str
     quantity: int
+    order_type: str
+    limit_price: float | None
     decision_timestamp: int
     next_quote_timestamp: int | None
     quote_age_ms: float | None

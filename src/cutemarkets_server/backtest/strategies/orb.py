@@ -26,6 +26,14 @@ class OpeningRangeBreakout(Strategy):
         Param("profit_target_pct", 0.5, "Close when the bid shows this gain on the premium", 0.01),
         Param("stop_loss_pct", 0.5, "Close when the bid shows this loss on the premium", 0.01),
         Param("exit_time", "15:45", "Close open positions at this time (HH:MM ET)"),
+        Param(
+            "order_type",
+            "market",
+            "Entry order: market, or limit at the chain mid plus limit_offset",
+            choices=("market", "limit"),
+        ),
+        Param("limit_offset", 0.0, "Limit entries: share of the quoted spread added to the mid", -0.5, 0.5),
+        Param("limit_minutes", 5, "Limit entries rest this many minutes", 1, 390),
     )
 
     def __init__(self, **values: object) -> None:
@@ -67,6 +75,10 @@ class OpeningRangeBreakout(Strategy):
             if quantity < 1:
                 ctx.skip(action, "size_below_one")
                 return
+        limit = None
+        if sel.ok and self.p["order_type"] == "limit":
+            c = sel.contract
+            limit = round((c.mid or 0.0) + self.p["limit_offset"] * (c.spread or 0.0), 2)
         ctx.enter(
             action,
             [(sel, quantity)],
@@ -75,4 +87,6 @@ class OpeningRangeBreakout(Strategy):
                 stop_loss_pct=self.p["stop_loss_pct"],
                 exit_minute_et=self.exit_minute,
             ),
+            limit=limit,
+            valid_minutes=self.p["limit_minutes"] if limit is not None else None,
         )
