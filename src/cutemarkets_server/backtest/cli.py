@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,12 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import DEFAULT_DATA_DIR
-from ..market.calendar import xnys
-from .config import Execution
 from .data.base import DataSourceError
-from .sources import SourceConfig
-from .strategies import BUILTINS, UnknownStrategyError
-from .sweep import METRICS, make_spec
+from .metrics import WALK_FORWARD_METRICS as METRICS
+
+if TYPE_CHECKING:
+    from .sources import SourceConfig
+
+# Heavy modules (the lake's query engine, the calendar, Dask, plotly) load inside the commands, so
+# `cutemarkets --help` and the other commands stay quick.
 
 backtest_app = typer.Typer(help="Backtest options strategies on the lake or any v1 server.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -93,6 +95,8 @@ def _base(strategy: str, underlying: str, frm: str, to: str, sets: list[str] | N
 
 
 def _source(data_dir: Path, source: str | None, api_key: str | None) -> SourceConfig:
+    from .sources import SourceConfig
+
     if source and not api_key:
         raise UsageError("--source needs --api-key (or CUTEMARKETS_API_KEY)")
     return SourceConfig(Path(data_dir), source, api_key)
@@ -101,7 +105,7 @@ def _source(data_dir: Path, source: str | None, api_key: str | None) -> SourceCo
 def _guard(fn: Any) -> Any:
     try:
         return fn()
-    except (UsageError, UnknownStrategyError, ValueError) as exc:
+    except ValueError as exc:  # bad input: usage errors, unknown strategies, bad parameter values
         _fail(str(exc), 2)
     except DataSourceError as exc:
         _fail(str(exc), 1)
@@ -110,6 +114,9 @@ def _guard(fn: Any) -> Any:
 @backtest_app.command("strategies")
 def strategies(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
     """List the built-in strategies and their parameters (and the execution settings)."""
+    from .config import Execution
+    from .strategies import BUILTINS
+
     listing = [
         {"name": s.name, "description": s.description, "parameters": [p.describe() for p in s.params]}
         for s in BUILTINS.values()
@@ -147,8 +154,10 @@ def run(
     api_key: KeyOpt = None,
 ) -> None:
     """Run one backtest and write its artifacts into --out."""
+    from ..market.calendar import xnys
     from .data.lake import LakeSource
     from .run import run_backtest
+    from .sweep import make_spec
 
     def go() -> None:
         cfg = _source(data_dir, source, api_key)

@@ -10,6 +10,7 @@ from typing import Any
 from .records import EquityPoint, Fill, Trade
 
 TRADING_DAYS = 252
+WALK_FORWARD_METRICS = ("sharpe", "total_return", "sortino", "profit_factor", "win_rate")  # higher is better
 
 
 def _clean(x: float | None) -> float | None:

@@ -19,11 +19,12 @@ from typing import Any
 from ..market.calendar import xnys
 from .artifacts import write_json, write_parquet
 from .config import Execution, RunSpec
+from .metrics import WALK_FORWARD_METRICS as METRICS
 from .sources import SourceConfig, shared_source
 from .strategies import load_strategy
 
 SUMMARY_COLUMNS = ("total_return", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor", "trades")
-METRICS = ("sharpe", "total_return", "sortino", "profit_factor", "win_rate")
+
 
 
 def grid(axes: dict[str, list[str]]) -> list[dict[str, str]]:

@@ -6,17 +6,17 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from ...clock import WallClock
 from ...config import Settings
 from ...market.calendar import xnys
 from ...market.timestamps import NS_PER_MIN, et_date, et_midnight_ns
-from ...runtime import Runtime
-from ...services.container import Services
-from ...services.option_snapshots import SnapshotOptions
+from ...services.bars import BarService
+from ...services.cache import TTLCache
+from ...services.option_snapshots import OptionSnapshots, SnapshotOptions
 from ...services.pointintime import PointInTime
-from ...services.reference import ContractQuery
+from ...services.reference import ContractQuery, ReferenceData
 from ...store.engine import DuckEngine
 from ...store.lake import Lake
+from ...store.market import MarketStore
 from .base import Bar, ChainRow, DataSourceError, Quote, chain_row_from_snapshot
 
 # Datasets whose partitions a backtest reads (the manifest records their checksums).
@@ -36,16 +36,12 @@ class LakeSource:
             raise DataSourceError(f"no market data in {data_dir} (run `cutemarkets demo` or ingest files first)")
         self.data_dir = data_dir
         self.settings = Settings(data_dir=data_dir)
-        # Read-only use: the lake, the query engine and the calendar (no key store is opened or created).
-        runtime = Runtime(
-            settings=self.settings,
-            clock=WallClock(),
-            lake=Lake(data_dir / "lake"),
-            engine=DuckEngine(),
-            keys=None,  # type: ignore[arg-type]
-            calendar=xnys(),
-        )
-        self.services = Services.build(runtime)
+        # Read-only use of the services a backtest needs (no key store is opened or created).
+        calendar = xnys()
+        self.store = MarketStore(Lake(data_dir / "lake"), DuckEngine())
+        self.reference = ReferenceData(self.store, TTLCache(maxsize=4096, ttl_s=3600.0))
+        self.bars = BarService(self.store, self.reference, calendar)
+        self.snapshots = OptionSnapshots(self.store, self.reference, calendar)
 
     # -- bars ----------------------------------------------------------------------------------------
     def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
@@ -58,7 +54,7 @@ class LakeSource:
         """Unadjusted bars rounded as the API serves them."""
         lo = et_midnight_ns(first)
         hi = et_midnight_ns(last + dt.timedelta(days=1))
-        series = self.services.bars.range(
+        series = self.bars.range(
             ticker, 1, timespan, lo, hi, adjusted=False, limit=50_000, descending=False, horizon_ns=hi, anchor=first
         )
         b = series.bars
@@ -93,7 +89,7 @@ class LakeSource:
         contract_type: str | None = None,
     ) -> list[ChainRow]:
         pit = PointInTime(at_ns + 1, et_date(at_ns), True)
-        listed = self.services.reference.contracts_on(
+        listed = self.reference.contracts_on(
             pit.day,
             ContractQuery(
                 underlying=underlying,
@@ -102,7 +98,7 @@ class LakeSource:
                 expiration_hi=expiration_hi,
             ),
         ).sort_by("ticker")
-        snaps = self.services.snapshots.build(
+        snaps = self.snapshots.build(
             listed.to_pylist(),
             pit,
             SnapshotOptions(
@@ -116,21 +112,21 @@ class LakeSource:
 
     # -- quotes --------------------------------------------------------------------------------------
     def quotes(self, ticker: str, lo_ns: int, hi_ns: int) -> list[Quote]:
-        table = self.services.store.tick_page("option_quotes", ticker, lo_ns, hi_ns, descending=False, limit=QUOTE_PAGE)
+        table = self.store.tick_page("option_quotes", ticker, lo_ns, hi_ns, descending=False, limit=QUOTE_PAGE)
         return _quotes(table.to_pydict())
 
     def last_quote(self, ticker: str, at_ns: int) -> Quote | None:
-        table = self.services.store.tick_page("option_quotes", ticker, None, at_ns + 1, descending=True, limit=1)
+        table = self.store.tick_page("option_quotes", ticker, None, at_ns + 1, descending=True, limit=1)
         found = _quotes(table.to_pydict())
         return found[0] if found else None
 
     def quote_days(self) -> list[dt.date]:
         """Days holding option quotes (the sessions a backtest can fill on)."""
-        return self.services.store.days("option_quotes")
+        return self.store.days("option_quotes")
 
     # -- provenance ----------------------------------------------------------------------------------
     def describe(self, underlying: str, first: dt.date, last: dt.date) -> dict[str, Any]:
-        snap = self.services.store.snapshot()
+        snap = self.store.snapshot()
         parts = []
         for name in DAY_DATASETS + REFERENCE_DATASETS:
             for day, part in sorted(snap.by_dataset.get(name, {}).items()):
