@@ -352,6 +352,7 @@ def test_short_positions_need_the_cash_to_cover_their_settlement(lake: LakeSourc
     (d,) = naked.result.decisions
     assert d.reject_reason == "insufficient_cash" and naked.result.trades == []
     assert all(f.reject_reason == "insufficient_cash" and f.fill_price is None for f in naked.result.fills)
+    assert all(f.position_id is None and f.commission == 0 for f in naked.result.fills)
     spread = run_backtest(RunSpec("short_put", "SPY", D1, D1, params={"width": 10.0}, execution=poor), lake, None)
     assert spread.result.decisions[0].reject_reason is None and len(spread.result.trades) == 1
 

@@ -299,6 +299,8 @@ class Engine:
             f.reject_reason = reason
             f.fill_price = None
             f.fill_timestamp = None
+            f.position_id = None
+            f.commission = 0.0
 
     # -- fills -------------------------------------------------------------------------------------
     def _fill_package(
