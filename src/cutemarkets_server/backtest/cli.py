@@ -51,6 +51,12 @@ SourceOpt = Annotated[
 KeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="CUTEMARKETS_API_KEY", help="API key for --source")]
 GridOpt = Annotated[list[str] | None, typer.Option("--grid", help="key=v1,v2,…: one axis of the grid (repeatable)")]
 WorkersOpt = Annotated[int, typer.Option("--workers", help="Local Dask worker processes")]
+TrainOpt = Annotated[int | None, typer.Option("--train-days", help="Walk forward: trading days per train window")]
+TestOpt = Annotated[int | None, typer.Option("--test-days", help="Walk forward: trading days per test window")]
+StepOpt = Annotated[int | None, typer.Option("--step-days", help="Walk forward: trading days between fold starts")]
+MetricOpt = Annotated[
+    str, typer.Option("--metric", help=f"Walk forward: the train-window choice, one of {', '.join(METRICS)}")
+]
 SchedulerOpt = Annotated[
     str | None, typer.Option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", help="A Dask scheduler address")
 ]
@@ -202,14 +208,26 @@ def sweep_cmd(
     api_key: KeyOpt = None,
     workers: WorkersOpt = 2,
     scheduler: SchedulerOpt = None,
+    train_days: TrainOpt = None,
+    test_days: TestOpt = None,
+    step_days: StepOpt = None,
+    metric: MetricOpt = "sharpe",
 ) -> None:
-    """Run a grid of parameter sets on Dask; each run writes out/runs/NNN/, the table goes to out/sweep.*."""
-    from .sweep import sweep
+    """Run a grid of parameter sets on Dask (``--set k=v1,v2`` or ``--grid k=v1,v2`` make the axes); each run
+    writes out/runs/NNN/ and the table goes to out/sweep.*. With --train-days/--test-days/--step-days: walk forward."""
 
     def go() -> None:
         base = _base(strategy, underlying, frm, to, sets)
-        axes = _axes(grid_axes)
+        axes = _split_axes(base, grid_axes)
         cfg = _source(data_dir, source, api_key)
+        folds = (train_days, test_days, step_days)
+        if any(v is not None for v in folds):
+            if any(v is None for v in folds):
+                raise UsageError("walk-forward needs --train-days, --test-days and --step-days together")
+            _walk(base, axes, cfg, out, folds, metric, workers, scheduler)  # type: ignore[arg-type]
+            return
+        from .sweep import sweep
+
         total = 1
         for values in axes.values():
             total *= len(values)
@@ -223,6 +241,35 @@ def sweep_cmd(
     _guard(go)
 
 
+def _split_axes(base: dict[str, Any], grid_axes: list[str] | None) -> dict[str, list[str]]:
+    """Grid axes from ``--grid`` and from ``--set`` values holding commas (those leave the fixed settings)."""
+    listed = {k: v for k, v in base["set"].items() if "," in v}
+    for k in listed:
+        del base["set"][k]
+    extra = [f"{k}={v}" for k, v in listed.items()]
+    return _axes([*(grid_axes or []), *extra])
+
+
+def _walk(
+    base: dict[str, Any],
+    axes: dict[str, list[str]],
+    cfg: SourceConfig,
+    out: Path,
+    folds: tuple[int, int, int],
+    metric: str,
+    workers: int,
+    scheduler: str | None,
+) -> None:
+    from .sweep import walk_forward
+
+    train, test, step = folds
+    result = walk_forward(
+        base, axes, cfg, out, train_days=train, test_days=test, step_days=step, metric=metric, workers=workers,
+        scheduler=scheduler,
+    )  # fmt: skip
+    Console().print_json(json.dumps(result))
+
+
 @backtest_app.command("walkforward")
 def walkforward_cmd(
     strategy: StrategyOpt,
@@ -234,7 +281,7 @@ def walkforward_cmd(
     test_days: Annotated[int, typer.Option("--test-days", help="Trading days per test window")],
     step_days: Annotated[int, typer.Option("--step-days", help="Trading days between fold starts")],
     grid_axes: GridOpt = None,
-    metric: Annotated[str, typer.Option("--metric", help=f"Train-window choice: {', '.join(METRICS)}")] = "sharpe",
+    metric: MetricOpt = "sharpe",
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     sets: SetOpt = None,
     source: SourceOpt = None,
@@ -242,24 +289,16 @@ def walkforward_cmd(
     workers: WorkersOpt = 2,
     scheduler: SchedulerOpt = None,
 ) -> None:
-    """Walk forward: pick the best grid point on each train window, run it on the next test window."""
-    from .sweep import walk_forward
+    """Walk forward: pick the best grid point on each train window, run it on the next test window
+    (the same as ``sweep`` with the fold options)."""
 
     def go() -> None:
         base = _base(strategy, underlying, frm, to, sets)
-        result = walk_forward(
-            base,
-            _axes(grid_axes),
-            _source(data_dir, source, api_key),
-            out,
-            train_days=train_days,
-            test_days=test_days,
-            step_days=step_days,
-            metric=metric,
-            workers=workers,
-            scheduler=scheduler,
-        )
-        Console().print_json(json.dumps(result))
+        axes = _split_axes(base, grid_axes)
+        _walk(
+            base, axes, _source(data_dir, source, api_key), out, (train_days, test_days, step_days), metric, workers,
+            scheduler,
+        )  # fmt: skip
 
     _guard(go)
 
@@ -277,7 +316,7 @@ def _progress() -> Progress:
 def _axes(values: list[str] | None) -> dict[str, list[str]]:
     axes = {k: [x.strip() for x in v.split(",") if x.strip()] for k, v in _pairs(values, "--grid").items()}
     if not axes or any(not v for v in axes.values()):
-        raise UsageError("give at least one --grid key=v1,v2,… with values")
+        raise UsageError("give at least one --grid key=v1,v2,… (or --set key=v1,v2,…) with values")
     return axes
 
 
