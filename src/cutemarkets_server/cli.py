@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .backtest.cli import backtest_app
 from .config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings, parse_origins
 from .ingest.commands import ingest_app
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(backtest_app, name="backtest")
 console = Console()
 
 DataDir = Annotated[

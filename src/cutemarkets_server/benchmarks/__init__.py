@@ -21,6 +21,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "growth": ("growth", "the same requests on a 30-session and a 300-session lake; appending a day to each"),
     "cutebacktests": ("cutebacktests", "cutebacktests 0.3.0's intraday options backtest over 10 sessions, end to end"),
     "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
+    "backtest": ("backtest", "opening-range backtest beside cutebacktests' intraday run; 8-point sweep at 1/2 workers"),
 }
 
 
