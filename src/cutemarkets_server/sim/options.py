@@ -62,7 +62,7 @@ SWEEP_SPREAD_NS = 20 * NS_PER_MS
 TENOR_DECAY = 1.1  # an expiration's volume share ~ (TENOR_DECAY_DAYS + days to expiry) ** -TENOR_DECAY
 TENOR_DECAY_DAYS = 0.3
 MINUTE_FLOOR_DAYS = 60.0  # in expirations this close to expiry, re-price at least once a minute...
-MINUTE_FLOOR_Z = 1.0  # ... those of its contracts within this many standard deviations of the money,
+MINUTE_FLOOR_Z = 0.8  # ... those of its contracts within this many standard deviations of the money,
 ROUND_STRIKES_FROM_DAYS = 3.0  # ... and beyond this many days only those on $5 strikes (where liquidity sits)
 FAST_Z = 0.5  # contracts within this many standard deviations of the money also get the fast sweeps
 FAST_SWEEPS_PER_DAY = 1_000.0  # fast sweeps per session of an expiration one day out (more when closer)
@@ -255,7 +255,7 @@ def option_day(
         members = np.flatnonzero(group_of == g)
         fine = None
         if fast_sweeps > 0 and days[g] <= MINUTE_FLOOR_DAYS:
-            rate = fast_sweeps * scale * (0.05 + days[g]) ** -0.85
+            rate = fast_sweeps * scale / (0.05 + days[g])
             floor = z[members] <= MINUTE_FLOOR_Z
             if days[g] > ROUND_STRIKES_FROM_DAYS:
                 floor &= np.abs(chain.strike[members] / 5.0 - np.round(chain.strike[members] / 5.0)) < 1e-9
@@ -335,11 +335,11 @@ def _quote_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Contracts per print: mostly small orders (median 2), a Pareto tail of larger and block trades
+    """Contracts per print: mostly small orders (median 3), a Pareto tail of larger and block trades
     (mean about 10, rare prints of thousands)."""
     small = np.minimum(rng.geometric(0.4, n), 10)
-    large = np.floor(5.0 * (1.0 - rng.random(n)) ** (-1.0 / 1.25))
-    return np.where(rng.random(n) < 0.72, small, np.minimum(large, 5_000)).astype(np.int64)
+    large = np.floor(5.0 * (1.0 - rng.random(n)) ** (-1.0 / 1.12))
+    return np.where(rng.random(n) < 0.7, small, np.minimum(large, 5_000)).astype(np.int64)
 
 
 def _feed_sequence(rng: np.random.Generator, ts: np.ndarray) -> np.ndarray:
