@@ -61,11 +61,10 @@ SWEEP_SENT = 0.3  # typical share of re-pricings that move a contract's quote (s
 SWEEP_SPREAD_NS = 20 * NS_PER_MS
 TENOR_DECAY = 1.1  # an expiration's volume share ~ (TENOR_DECAY_DAYS + days to expiry) ** -TENOR_DECAY
 TENOR_DECAY_DAYS = 0.3
-MINUTE_FLOOR_DAYS = 60.0  # in expirations this close to expiry, re-price at least once a minute...
-MINUTE_FLOOR_Z = 0.8  # ... those of its contracts within this many standard deviations of the money,
-ROUND_STRIKES_FROM_DAYS = 3.0  # ... and beyond this many days only those on $5 strikes (where liquidity sits)
-FAST_Z = 0.5  # contracts within this many standard deviations of the money also get the fast sweeps
-FAST_SWEEPS_PER_DAY = 1_000.0  # fast sweeps per session of an expiration one day out (more when closer)
+MINUTE_FLOOR_DAYS = 60.0  # in expirations this close to expiry (with fine sweeps), re-price at least once a
+MINUTE_FLOOR_Z = 0.6  # minute the contracts within this many standard deviations of the money,
+MINUTE_FLOOR_MONEYNESS = 0.02  # (and within 2% of the spot),
+FAST_Z = 0.35  # and those within this many also in the fast sweeps
 
 
 @dataclass
@@ -250,15 +249,14 @@ def option_day(
     tenor_weight = 1.0 / np.sqrt(1.0 + days / 2.0)
     sweep_rate = quotes_per_day * scale / SWEEP_SENT * tenor_weight / np.sum(tenor_weight * group_size)
     z = np.abs(_open_z(chain, market, hours))
+    moneyness = np.abs(np.log(chain.strike / (market.spot(np.array([hours.open_ns]))[0] * chain.deliverable)))
     parts = []
     for g in range(len(groups)):
         members = np.flatnonzero(group_of == g)
         fine = None
         if fast_sweeps > 0 and days[g] <= MINUTE_FLOOR_DAYS:
             rate = fast_sweeps * scale / (0.05 + days[g])
-            floor = z[members] <= MINUTE_FLOOR_Z
-            if days[g] > ROUND_STRIKES_FROM_DAYS:
-                floor &= np.abs(chain.strike[members] / 5.0 - np.round(chain.strike[members] / 5.0)) < 1e-9
+            floor = (z[members] <= MINUTE_FLOOR_Z) & (moneyness[members] <= MINUTE_FLOOR_MONEYNESS)
             fine = (members[floor], members[z[members] <= FAST_Z], rate)
         parts.append(
             _expiration_quotes(quote_rng, spec, chain, market, hours, members, sweep_rate[g], spread_factor, fine)
