@@ -51,10 +51,10 @@ def initial_open_interest(
 
 def _opening_beta(days_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Beta parameters of the opening share (``2 * beta - 1`` of the volume opens positions, net) by the
-    calendar days left to expiry: net opening (+0.5) far out, about balanced a week out, net closing
-    (-0.2) in the last two days."""
-    a = np.where(days_left >= 10, 4.0, np.where(days_left >= 3, 2.4, 1.6))
-    b = np.where(days_left >= 10, 1.3, np.where(days_left >= 3, 1.8, 2.4))
+    calendar days left to expiry: net opening (+0.6) far out, still opening (+0.3) within ten days, net
+    closing (-0.1) in the last two days."""
+    a = np.where(days_left >= 10, 4.5, np.where(days_left >= 3, 3.0, 1.8))
+    b = np.where(days_left >= 10, 1.0, np.where(days_left >= 3, 1.5, 2.2))
     return a, b
 
 

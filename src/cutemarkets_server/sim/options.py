@@ -62,8 +62,8 @@ SWEEP_SPREAD_NS = 20 * NS_PER_MS
 TENOR_DECAY = 1.1  # an expiration's volume share ~ (TENOR_DECAY_DAYS + days to expiry) ** -TENOR_DECAY
 TENOR_DECAY_DAYS = 0.3
 MINUTE_FLOOR_DAYS = 60.0  # in expirations this close to expiry (with fine sweeps), re-price at least once a
-MINUTE_FLOOR_Z = 0.6  # minute the contracts within this many standard deviations of the money,
-MINUTE_FLOOR_MONEYNESS = 0.02  # (and within 2% of the spot),
+MINUTE_FLOOR_Z = 0.6  # minute the contracts within this many standard deviations of the day's price range,
+MINUTE_FLOOR_MONEYNESS = 0.02  # (and within 2% of it),
 FAST_Z = 0.35  # and those within this many also in the fast sweeps
 
 
@@ -129,6 +129,17 @@ def _open_z(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
     spot = market.spot(np.array([hours.open_ns]))[0] * chain.deliverable
     atm = atm_vol(market.params, market.variance, t)
     return np.log(chain.strike / spot) / (atm * np.sqrt(t))
+
+
+def _range_distance(chain: ChainDay, market: Market, hours: SessionHours) -> tuple[np.ndarray, np.ndarray]:
+    """How far each strike lies from the underlying's regular-session range: in log moneyness and in
+    standard deviations (0 for strikes the underlying crossed during the session)."""
+    regular = (market.under_ts >= hours.open_ns) & (market.under_ts < hours.close_ns)
+    mids = market.under_mid[regular] if regular.any() else market.spot(np.array([hours.open_ns]))
+    lo, hi = float(mids.min()) * chain.deliverable, float(mids.max()) * chain.deliverable
+    dist = np.maximum(0.0, np.maximum(np.log(chain.strike / hi), np.log(lo / chain.strike)))
+    t = year_fraction(hours.open_ns, chain.expiry_ns)
+    return dist, dist / (atm_vol(market.params, market.variance, t) * np.sqrt(t))
 
 
 def _trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
@@ -248,8 +259,7 @@ def option_day(
     days = np.maximum((groups - hours.open_ns) / NS_PER_DAY, 0.0)
     tenor_weight = 1.0 / np.sqrt(1.0 + days / 2.0)
     sweep_rate = quotes_per_day * scale / SWEEP_SENT * tenor_weight / np.sum(tenor_weight * group_size)
-    z = np.abs(_open_z(chain, market, hours))
-    moneyness = np.abs(np.log(chain.strike / (market.spot(np.array([hours.open_ns]))[0] * chain.deliverable)))
+    moneyness, z = _range_distance(chain, market, hours)
     parts = []
     for g in range(len(groups)):
         members = np.flatnonzero(group_of == g)

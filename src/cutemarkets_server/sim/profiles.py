@@ -88,7 +88,7 @@ PROFILES: dict[str, Profile] = {
             chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
             focus=("SPY", "QQQ"),
             quote_sessions=126,
-            fast_sweeps=900.0,
+            fast_sweeps=600.0,
         ),
         Profile(
             name="test",
