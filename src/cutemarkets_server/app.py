@@ -11,9 +11,9 @@ from . import __version__
 from .api import handlers
 from .api.account import router as account_router
 from .api.auth import Authenticator
-from .api.compression import GzipMiddleware
 from .api.backtests import router as backtests_router
 from .api.clock import router as clock_router
+from .api.compression import GzipMiddleware
 from .api.cursor import PageTokens
 from .api.datasets import router as datasets_router
 from .api.deps import ApiContext
@@ -28,9 +28,9 @@ from .api.status import router as status_router
 from .api.stocks import router as stocks_router
 from .clock import Clock
 from .config import Settings
-from .paper import open_desk
 from .console import docs as console_docs
 from .console import routes as console_routes
+from .paper import open_desk
 from .runtime import Runtime
 from .services.container import Services
 from .store.ratelimit import RateLimitStore
