@@ -108,7 +108,7 @@ def create_app(
     console_routes.install(app)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)
     # Quote and trade pages are large; clients send Accept-Encoding: gzip (WebSockets are not affected).
-    app.add_middleware(GzipMiddleware, minimum_size=2048, level=1)
+    app.add_middleware(GzipMiddleware, minimum_size=2048, level=1, compress_loopback=settings.gzip_loopback)
     # Outermost: CORS preflights are answered before authentication; size limits and security headers
     # apply to every answer, refusals included.
     if settings.cors_origins:

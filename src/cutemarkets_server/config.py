@@ -63,6 +63,8 @@ class Settings:
     default_risk_free_rate: float = 0.04
     page_token_ttl_s: int = 24 * 3600
     read_cache_mb: int = field(default_factory=lambda: int(os.environ.get("CUTEMARKETS_READ_CACHE_MB", "256")))
+    # gzip answers to clients on this host too (off: loopback answers are sent uncompressed)
+    gzip_loopback: bool = field(default_factory=lambda: os.environ.get("CUTEMARKETS_GZIP_LOOPBACK", "") == "1")
     cors_origins: tuple[str, ...] = ()  # browser origins allowed cross-origin; "*" for any, empty for none
     max_url_bytes: int = 8 * 1024
     max_body_bytes: int = 1024 * 1024

@@ -1,5 +1,11 @@
 """gzip for whole responses, compressed with ISA-L (igzip): a 200 kB page of ticks takes about 0.2 ms,
-a fifth of zlib's fastest level, at a better ratio. Streamed responses pass through untouched."""
+a fifth of zlib's fastest level, at a better ratio. Streamed responses pass through untouched.
+
+Answers to a client on the same host (loopback, e.g. a backtest next to the server) are not compressed
+unless ``compress_loopback``: there bandwidth is free, and compressing and decompressing a page would cost
+both sides more CPU (about 0.7 ms for 1,000 ticks) than sending it. Behind a reverse proxy on the same host,
+uvicorn's proxy headers make the real client's address the one seen here, so remote clients still get gzip.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class GzipMiddleware:
-    def __init__(self, app: ASGIApp, *, minimum_size: int = 2048, level: int = 1) -> None:
+    def __init__(
+        self, app: ASGIApp, *, minimum_size: int = 2048, level: int = 1, compress_loopback: bool = False
+    ) -> None:
         self.app = app
         self.minimum_size = minimum_size
         self.level = level
+        self.compress_loopback = compress_loopback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "gzip" not in Headers(scope=scope).get("accept-encoding", ""):
+        if (
+            scope["type"] != "http"
+            or "gzip" not in Headers(scope=scope).get("accept-encoding", "")
+            or (not self.compress_loopback and _loopback(scope))
+        ):
             await self.app(scope, receive, send)
             return
         start: Message | None = None
@@ -47,3 +60,8 @@ class GzipMiddleware:
             await send({"type": "http.response.body", "body": packed})
 
         await self.app(scope, receive, wrapped)
+
+
+def _loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    return bool(client) and (client[0] in ("127.0.0.1", "::1", "localhost") or client[0].startswith("127."))

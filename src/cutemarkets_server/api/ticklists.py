@@ -48,7 +48,7 @@ class TickQuery:
 def tick_query_of(max_limit: int) -> Callable[..., TickQuery]:
     """The query parameters every trades and quotes listing takes (one declaration for the OpenAPI document)."""
 
-    def tick_query(
+    async def tick_query(
         timestamp: str | None = q.timestamp(TIMESTAMP_DOC),
         timestamp_gte: str | None = q.timestamp(alias="timestamp.gte"),
         timestamp_gt: str | None = q.timestamp(alias="timestamp.gt"),
