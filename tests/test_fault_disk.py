@@ -69,7 +69,7 @@ def test_a_full_disk_fails_cleanly_and_the_next_run_completes(flat_dir: Path, sm
     assert 0 < len(partial) < len(manifest(reference))
     assert_nothing_partial(data_dir)
 
-    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)
     again = cli(*command(flat_dir, data_dir))
     assert again.returncode == 0, again.stdout + again.stderr
     assert manifest(data_dir) == manifest(reference)

@@ -164,12 +164,22 @@ def demo(
 
 
 @app.command()
-def compact(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+def compact(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    ticks: Annotated[
+        bool,
+        typer.Option(
+            "--ticks/--no-ticks",
+            envvar="CUTEMARKETS_PACK_TICKS",
+            help="Pack trades and quotes by month too: faster pages across many days, twice their disk.",
+        ),
+    ] = False,
+) -> None:
     """Fold days into the lake's monthly and yearly packs (done after builds and imports; safe while serving)."""
     from .store.lake import Lake
 
     with console.status("packing"):
-        built = Lake(_settings(data_dir).layout.lake).compact()
+        built = Lake(_settings(data_dir).layout.lake).compact(ticks=ticks)
     console.print(f"{built} pack(s) written")
 
 

@@ -144,15 +144,12 @@ class OptionSnapshots:
         if not contracts:
             return []
         tickers = [c["ticker"] for c in contracts]
-        peers = self._smile_peers(contracts, pit) if opts.with_fmv else []
-        quotes = _by_ticker(
-            self.store.last_ticks("option_quotes", tickers + [p["ticker"] for p in peers], pit.before_ns)
-        )
+        quotes = _by_ticker(self.store.last_ticks("option_quotes", tickers, pit.before_ns))
         trades = _by_ticker(self.store.last_ticks("option_trades", tickers, pit.before_ns))
         oi = _by_ticker(self.store.open_interest_before(tickers, pit.before_ns))
         bars, prev_close = self.day_bars(tickers, pit)
         spot = {u: self.underlying_now(u, pit.before_ns) for u in {c["underlying_ticker"] for c in contracts}}
-        analytics = self._analytics(contracts, peers, quotes, pit, opts, spot)
+        analytics = self._analytics(contracts, quotes, pit, opts, spot)
 
         out = []
         for c, a in zip(contracts, analytics, strict=True):
@@ -207,23 +204,48 @@ class OptionSnapshots:
             out.append({k: v for k, v in row.items() if v is not None})
         return out
 
-    def _smile_peers(self, contracts: list[dict[str, Any]], pit: PointInTime) -> list[dict[str, Any]]:
-        """Every standard contract listed on the day with an expiration (and underlying) of the page."""
+    def _smile(
+        self, key: tuple[str, dt.date], page: list[dict[str, Any]], pit: PointInTime, opts: SnapshotOptions
+    ) -> tuple[np.ndarray | None, int | None]:
+        """The smile fitted to every standard contract of one (underlying, expiry) listed on the day, and the
+        newest quote it used. It does not depend on the page asking, so it is computed once per instant and
+        generation: paging through a chain at one ``as_of`` fits each expiry once."""
         from .reference import ContractQuery
 
-        page = {c["ticker"] for c in contracts}
-        out: list[dict[str, Any]] = []
-        for und, exp in {(c["underlying_ticker"], c["expiration_date"]) for c in contracts}:
-            listed = self.reference.contracts_on(
-                pit.day, ContractQuery(underlying=und, expiration_lo=exp, expiration_hi=exp, expired=None)
-            )
-            out += [p for p in listed.to_pylist() if p["ticker"] not in page and int(p["shares_per_contract"]) == 100]
-        return out
+        und, exp = key
+        listed = self.reference.contracts_on(
+            pit.day, ContractQuery(underlying=und, expiration_lo=exp, expiration_hi=exp, expired=None)
+        )
+        names = set(listed["ticker"].to_pylist())
+        # A page contract not listed that day (rare) joins the fit, and keys the cache entry.
+        extra = sorted(
+            (c for c in page if c["ticker"] not in names and int(c["shares_per_contract"]) == 100),
+            key=lambda c: c["ticker"],
+        )
+        ck = (
+            "smile", self.store.snapshot().generation, und, exp, pit.before_ns, pit.at_ns, opts.default_rate,
+            tuple(c["ticker"] for c in extra),
+        )  # fmt: skip
+
+        def fit() -> tuple[np.ndarray | None, int | None]:
+            rows = [p for p in listed.to_pylist() if int(p["shares_per_contract"]) == 100] + extra
+            rows.sort(key=lambda c: c["ticker"])
+            quotes = _by_ticker(self.store.last_ticks("option_quotes", [c["ticker"] for c in rows], pit.before_ns))
+            live = [c for c in rows if _quotable(quotes.get(c["ticker"])) and self.expiration_ns(exp) > pit.at_ns]
+            if not live:
+                return None, None
+            updated = max(int(quotes[c["ticker"]]["sip_timestamp"]) for c in live)
+            if len(live) < 3:
+                return None, updated
+            solved = self._solve(live, quotes, pit, opts)
+            members = np.arange(len(live), dtype=np.int64)
+            return _smile_fit(solved, members, quotes, [c["ticker"] for c in live]), updated
+
+        return self.reference.cache.get_or_compute(ck, fit)
 
     def _analytics(
         self,
         contracts: list[dict[str, Any]],
-        peers: list[dict[str, Any]],
         quotes: dict[str, dict],
         pit: PointInTime,
         opts: SnapshotOptions,
@@ -231,24 +253,26 @@ class OptionSnapshots:
     ) -> list[dict[str, Any]]:
         """Per page contract: IV and greeks (when solvable) and the FMV from the smoothed smile."""
         result: list[dict[str, Any]] = [{} for _ in contracts]
-        rows = [c for c in contracts + peers if _quotable(quotes.get(c["ticker"]))]
-        live = [c for c in rows if self.expiration_ns(c["expiration_date"]) > pit.at_ns]
-        if not live:
-            return result
-        solved = self._solve(live, quotes, pit, opts)
-        index = {c["ticker"]: j for j, c in enumerate(live)}
-        for i, c in enumerate(contracts):
-            j = index.get(c["ticker"])
-            if j is not None and solved.ok[j]:
-                result[i]["iv"] = float(solved.iv[j])
-                result[i]["greeks"] = {
-                    "delta": float(solved.delta[j]),
-                    "gamma": float(solved.gamma[j]),
-                    "theta": float(solved.theta[j]),
-                    "vega": float(solved.vega[j]),
-                }
+        live = [
+            c
+            for c in contracts
+            if _quotable(quotes.get(c["ticker"])) and self.expiration_ns(c["expiration_date"]) > pit.at_ns
+        ]
+        if live:
+            solved = self._solve(live, quotes, pit, opts)
+            index = {c["ticker"]: j for j, c in enumerate(live)}
+            for i, c in enumerate(contracts):
+                j = index.get(c["ticker"])
+                if j is not None and solved.ok[j]:
+                    result[i]["iv"] = float(solved.iv[j])
+                    result[i]["greeks"] = {
+                        "delta": float(solved.delta[j]),
+                        "gamma": float(solved.gamma[j]),
+                        "theta": float(solved.theta[j]),
+                        "vega": float(solved.vega[j]),
+                    }
         if opts.with_fmv:
-            self._fmv(contracts, live, solved, quotes, pit, opts, spot_now, result)
+            self._fmv(contracts, pit, opts, spot_now, result)
         return result
 
     def _solve(
@@ -280,59 +304,62 @@ class OptionSnapshots:
     def _fmv(
         self,
         contracts: list[dict[str, Any]],
-        live: list[dict[str, Any]],
-        solved: Solved,
-        quotes: dict[str, dict],
         pit: PointInTime,
         opts: SnapshotOptions,
         spot_now: dict[str, tuple[float, int | None]],
         result: list[dict[str, Any]],
     ) -> None:
-        """Fit total variance per (underlying, expiry) as a weighted quadratic in log-moneyness."""
-        groups: dict[tuple[str, dt.date], list[int]] = {}
-        for j, c in enumerate(live):
-            if int(c["shares_per_contract"]) == 100:
-                groups.setdefault((c["underlying_ticker"], c["expiration_date"]), []).append(j)
-        fits: dict[tuple[str, dt.date], np.ndarray | None] = {}
-        for key, members in groups.items():
-            idx = np.array(members, dtype=np.int64)
-            fits[key] = _smile_fit(solved, idx, quotes, [live[j]["ticker"] for j in idx]) if len(idx) >= 3 else None
-        updated = {key: max(int(quotes[live[j]["ticker"]]["sip_timestamp"]) for j in js) for key, js in groups.items()}
+        """The model value of each page contract from its expiry's smile (total variance fitted as a weighted
+        quadratic in log-moneyness), priced in one vectorised call."""
+        keys = {(c["underlying_ticker"], c["expiration_date"]) for c in contracts}
+        smiles = {key: self._smile(key, contracts, pit, opts) for key in keys}
         terms: dict[tuple[str, dt.date], tuple[float, float, float]] = {}
-        for key in fits:
+        for key, (fit, _) in smiles.items():
+            if fit is None:
+                continue
             t_now = (self.expiration_ns(key[1]) - pit.at_ns) / YEAR_NS
             rate = float(
                 self.reference.risk_free_rates(pit.day, np.array([max(t_now, 0) * 365.0]), opts.default_rate)[0]
             )
             terms[key] = (t_now, rate, self.reference.dividend_yield(key[0], pit.day))
         todo: list[int] = []
-        inputs: list[tuple[float, float, float, float, float, float, bool]] = []
+        inputs: list[tuple[float, float, float, float, float, bool]] = []
+        coefs: list[np.ndarray] = []
         for i, c in enumerate(contracts):
             key = (c["underlying_ticker"], c["expiration_date"])
-            fit = fits.get(key)
+            fit = smiles[key][0]
             s_now, _ = spot_now[c["underlying_ticker"]]
             if fit is None or not np.isfinite(s_now):
                 continue
             t_now, rate, q_yield = terms[key]
             if t_now <= 0:
                 continue
-            s_eff = s_now * _deliverable_factor(c)
-            strike = float(c["strike_price"])
-            var = float(np.polyval(fit, np.log(strike / (s_eff * np.exp((rate - q_yield) * t_now)))))
-            if not np.isfinite(var) or var <= 0:
-                continue
             todo.append(i)
-            inputs.append((s_eff, strike, t_now, rate, q_yield, float(np.sqrt(var)), c["contract_type"] == "call"))
+            coefs.append(fit)
+            s_eff = s_now * _deliverable_factor(c)
+            inputs.append((s_eff, float(c["strike_price"]), t_now, rate, q_yield, c["contract_type"] == "call"))
         if not todo:
             return
-        s_, k_, t_, r_, q_, sig, call = (np.array(col) for col in zip(*inputs, strict=True))
+        s_, k_, t_, r_, q_, call = (np.array(col) for col in zip(*inputs, strict=True))
+        # Each contract's fitted polynomial at its log-moneyness, by Horner's rule like ``np.polyval`` (a
+        # degree-1 fit has a leading zero, which leaves the result bit for bit the same).
+        abc = np.array([np.concatenate((np.zeros(3 - len(f)), f)) for f in coefs])
+        a, b, c_ = abc[:, 0], abc[:, 1], abc[:, 2]
+        x = np.log(k_ / (s_ * np.exp((r_ - q_) * t_)))
+        var = (a * x + b) * x + c_
+        good = np.isfinite(var) & (var > 0)
+        todo = [i for i, g in zip(todo, good.tolist(), strict=True) if g]
+        if not todo:
+            return
+        s_, k_, t_, r_, q_, call = s_[good], k_[good], t_[good], r_[good], q_[good], call[good]
+        sig = np.sqrt(var[good])
         prices = bsm_price(s_, k_, t_, r_, q_, sig, call)  # one vectorised call for the page
         for i, price in zip(todo, prices.tolist(), strict=True):
             if np.isfinite(price):
                 result[i]["fmv"] = _num(round(price, 4))
-                result[i]["fmv_last_updated"] = updated[
+                result[i]["fmv_last_updated"] = smiles[
                     (contracts[i]["underlying_ticker"], contracts[i]["expiration_date"])
-                ]
+                ][1]
 
 
 @dataclass
