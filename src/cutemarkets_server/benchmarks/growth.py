@@ -100,7 +100,8 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         servers.append(server)
         if label.startswith("300"):
             store = app.state.ctx.services.store
-            last_day_busiest = store.busiest_tickers("option_trades", "O:SPY", 50)
+            # Busiest over the whole history; the subject is the busiest one that still trades in the last days.
+            last_day_busiest = store.busiest_tickers("option_trades", "O:SPY", 100_000)
     contract = next(t for t, _ in last_day_busiest if store.last_tick("option_trades", t, clock.now_ns()))
     first_month = days[-21]
     as_of = f"{last}T18:00:00Z"
