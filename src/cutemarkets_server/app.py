@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -62,6 +63,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(ctx.services.warm, rt.clock.now_ns(), settings.default_risk_free_rate)
         await stream.start()
         await fill_engine.start()
         yield

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import Request
 
-from ..market.bars import TIMESPANS
+from ..market.bars import TIMESPANS, Bars
 from ..market.timestamps import et_date, et_midnight_ns
 from .auth import Caller
 from .deps import ApiContext
@@ -49,7 +48,7 @@ def aggs_range(
     timespans: tuple[str, ...] = V1_TIMESPANS,
     default_limit: int = 5000,
     max_limit: int = 10000,
-    annotate: Callable[[list[dict[str, Any]], str, int], None] | None = None,
+    annotate: Callable[[Bars, str, int], list[str | None] | None] | None = None,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)
     state = pager.load(page)
@@ -83,17 +82,14 @@ def aggs_range(
         horizon_ns=who.horizon_ns,
         anchor=dt.date.fromisoformat(state["a"]),
     )
-    rows = bar_rows(series.bars)
-    if annotate is not None:
-        annotate(rows, state["ts"], state["m"])
-    if state["desc"]:
-        rows.reverse()
+    labels = annotate(series.bars, state["ts"], state["m"]) if annotate is not None else None
+    rows = bar_rows(series.bars, session=labels, descending=state["desc"])
     body = {
         "ticker": state["t"],
         "adjusted": state["adj"],
         "queryCount": series.query_count,
-        "resultsCount": len(rows),
-        "count": len(rows),
+        "resultsCount": len(series.bars),
+        "count": len(series.bars),
         "results": rows,
     }
     if series.resume is not None:

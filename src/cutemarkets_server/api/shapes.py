@@ -29,7 +29,8 @@ def _opt_int(x: Any) -> int | None:
 
 # A tick row's wire shape: (JSON key, source column, kind). Values that come out None are left out.
 #   int / opt_int: integers; num: integral floats as ints, NaN as null; list: integer lists ([] when null);
-#   list_or_absent: integer lists, left out when empty; str: strings ("" when null); empty: always "";
+#   list_or_absent: integer lists, left out when empty; str: strings ("" when null); opt_str: strings (left
+#   out when null); empty: always "";
 #   decimal: a size as a one-decimal string.
 Spec = tuple[tuple[str, str, str], ...]
 
@@ -106,6 +107,8 @@ def _column(values: list[Any], kind: str) -> list[Any]:
         return [v if v else None for v in values]
     if kind == "str":
         return [v or "" for v in values]
+    if kind == "opt_str":
+        return values
     if kind == "decimal":
         return [f"{float(v):.1f}" for v in values]
     raise ValueError(kind)
@@ -158,10 +161,10 @@ def _value_text(values: pa.ChunkedArray, kind: str) -> tuple[str, pa.ChunkedArra
         else:
             inner = pc.if_else(pc.equal(pc.list_value_length(values), 0), pa.scalar(None, pa.string()), inner)
         return "[", inner, "]"
-    if kind == "str":
+    if kind in ("str", "opt_str"):
         if not pa.types.is_string(t) or pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
             return None
-        return '"', pc.coalesce(values, ""), '"'
+        return '"', (pc.coalesce(values, "") if kind == "str" else values), '"'
     if kind == "decimal":
         return ('"', pc.cast(values, pa.string()), '.0"') if pa.types.is_integer(t) else None
     raise ValueError(kind)
@@ -265,25 +268,53 @@ def last_trade_compact(ticker: str, r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def bar_rows(bars: Bars, *, ticker: str | None = None, stamp_ms: list[int] | None = None) -> list[dict[str, Any]]:
-    """Aggregate rows ``{o,h,l,c,v,vw,t,n}`` (``t`` in ms; ``T`` when a ticker is given)."""
+BAR: Spec = (
+    ("c", "c", "num"),
+    ("h", "h", "num"),
+    ("l", "l", "num"),
+    ("n", "n", "int"),
+    ("o", "o", "num"),
+    ("t", "t", "int"),
+    ("v", "v", "num"),
+    ("vw", "vw", "num"),  # left out when the source gave no VWAP (NaN)
+)
+
+
+def bar_rows(
+    bars: Bars,
+    *,
+    ticker: str | None = None,
+    stamp_ms: list[int] | None = None,
+    session: list[str | None] | None = None,
+    descending: bool = False,
+) -> orjson.Fragment:
+    """Aggregate rows ``{o,h,l,c,v,vw,t,n}`` (``t`` in ms; ``T`` when a ticker is given; ``session`` where a
+    label is given), oldest first or newest first, written by Arrow."""
     n = len(bars)
     if n == 0:
-        return []
-    t_ms = stamp_ms if stamp_ms is not None else (bars.window_start // 1_000_000).tolist()
-    cols = {
-        "c": _nums(np.round(bars.close, 6)),
-        "h": _nums(np.round(bars.high, 6)),
-        "l": _nums(np.round(bars.low, 6)),
-        "n": bars.transactions.astype(np.int64).tolist(),
-        "o": _nums(np.round(bars.open, 6)),
-        "t": [int(t) for t in t_ms],
-        "v": _nums(np.round(bars.volume, 4)),
-        "vw": _nums(np.round(bars.vwap, 4)),  # None (omitted) when the source gave no VWAP
+        return orjson.Fragment(b"[]")
+    t_ms = np.asarray(stamp_ms, dtype=np.int64) if stamp_ms is not None else bars.window_start // 1_000_000
+    cols: dict[str, Any] = {
+        "c": np.round(bars.close, 6),
+        "h": np.round(bars.high, 6),
+        "l": np.round(bars.low, 6),
+        "n": bars.transactions.astype(np.int64),
+        "o": np.round(bars.open, 6),
+        "t": t_ms,
+        "v": np.round(bars.volume, 4),
+        "vw": np.round(bars.vwap, 4),
     }
+    spec = BAR
     if ticker is not None:
-        cols = {"T": [ticker] * n, **cols}
-    return _rows(list(cols), list(cols.values()))
+        cols = {"T": pa.array([ticker] * n, pa.string()), **cols}
+        spec = (("T", "T", "str"), *spec)
+    if session is not None:
+        cols["session"] = pa.array(session, pa.string())
+        spec = (*spec, ("session", "session", "opt_str"))
+    table = pa.table(cols)
+    if descending:
+        table = table.take(pa.array(np.arange(n - 1, -1, -1)))
+    return rows_json(spec, table)
 
 
 def contract_row(c: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from .schemas import ALL, Dataset, dataset
 SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
-FILE_RUNS_CACHED = 64
+FILE_RUNS_BUDGET = 500_000  # runs kept in the cached day indexes (about 150 MB at most)
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -173,6 +173,7 @@ class Lake:
         self._local = threading.local()
         # The whole row index of recently read files (content-addressed, so never stale).
         self._file_runs: OrderedDict[tuple[str, str], dict[str, tuple]] = OrderedDict()
+        self._cached_runs = 0
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
         if self.get_meta("runs_version") != RUNS_VERSION:
@@ -300,24 +301,7 @@ class Lake:
         file = (snap.pack_files.get(name, {}).get(key) if packed else None) or snap.day_files.get(name, {}).get(key)
         if file is None:
             return []
-        with self._lock:
-            index = self._file_runs.get((file, key))
-            if index is not None:
-                self._file_runs.move_to_end((file, key))
-        if index is None:
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file = ? AND day = ?",
-                    (file, key),
-                )
-                .fetchall()
-            )
-            index = {r[0]: r[1:] for r in rows}
-            with self._lock:
-                self._file_runs[(file, key)] = index
-                while len(self._file_runs) > FILE_RUNS_CACHED:
-                    self._file_runs.popitem(last=False)
+        index = self._day_index(file, key)
         path = str(self.root) + os.sep + file
         out = []
         for ticker in wanted:
@@ -325,6 +309,39 @@ class Lake:
             if hit is not None:
                 out.append(RunRef(ticker, day, path, *hit))
         return out
+
+    def _day_index(self, file: str, key: str) -> dict[str, tuple]:
+        """Ticker → (first row, rows, min ts, max ts, ordinal) of one file's day, read once and kept in an LRU
+        bounded by ``FILE_RUNS_BUDGET`` runs in all."""
+        with self._lock:
+            index = self._file_runs.get((file, key))
+            if index is not None:
+                self._file_runs.move_to_end((file, key))
+                return index
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file = ? AND day = ?",
+                (file, key),
+            )
+            .fetchall()
+        )
+        index = {r[0]: r[1:] for r in rows}
+        with self._lock:
+            old = self._file_runs.pop((file, key), None)
+            self._cached_runs += len(index) - (len(old) if old is not None else 0)
+            self._file_runs[(file, key)] = index
+            while self._cached_runs > FILE_RUNS_BUDGET and len(self._file_runs) > 1:
+                _, dropped = self._file_runs.popitem(last=False)
+                self._cached_runs -= len(dropped)
+        return index
+
+    def load_day_indexes(self, snap: ManifestSnapshot, name: str, days: Iterable[dt.date]) -> None:
+        """Read the run index of ``name``'s day files for ``days`` into the cache (a server warms up with it)."""
+        for day in days:
+            file = snap.day_files.get(name, {}).get(day.isoformat())
+            if file is not None:
+                self._day_index(file, day.isoformat())
 
     def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:
         """Rows per ticker over every current day partition of ``name`` (tickers starting with ``prefix``)."""

@@ -241,6 +241,14 @@ class MarketStore:
         tables = [t for t in tables if t.num_rows]
         return pa.concat_tables(tables) if tables else ds.schema.empty_table()
 
+    def warm(self, names: Sequence[str], before_ns: int, days: int = LOOKBACK_PARTITIONS) -> None:
+        """Load the run indexes of the newest ``days`` partitions of ``names`` up to ``before_ns``'s day, which
+        point-in-time look-ups of many tickers read first."""
+        snap = self.snapshot()
+        for name in names:
+            newest = [d for d in snap.days(name) if d <= et_date(before_ns - 1)][::-1][:days]
+            self.lake.load_day_indexes(snap, name, newest)
+
     def busiest_tickers(self, name: str, prefix: str = "", limit: int = 10) -> list[tuple[str, int]]:
         """Tickers with the most rows in a dataset over every partition (benchmarks pick their subjects)."""
         totals = self.lake.run_totals(self.snapshot(), name, prefix)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-import numpy as np
 from fastapi import Depends, Request
 
-from ...market.bars import INTRADAY
+from ...market.bars import INTRADAY, Bars
 from ...market.calendar import MarketCalendar
 from ...services.stocks import StockMarket, window_sessions
 from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
@@ -25,18 +23,15 @@ from .common import known_stock, stock_ticker
 router = Router(tags=["stocks"])
 
 
-def session_labeller(calendar: MarketCalendar) -> Callable[[list[dict[str, Any]], str, int], None]:
-    """Adds ``session`` (premarket/regular/after_hours) to minute and hour bars that lie inside one session."""
+def session_labeller(calendar: MarketCalendar) -> Callable[[Bars, str, int], list[str | None] | None]:
+    """The ``session`` (premarket/regular/after_hours) of minute and hour bars that lie inside one session."""
 
-    def annotate(rows: list[dict[str, Any]], timespan: str, multiplier: int) -> None:
-        if timespan not in ("minute", "hour") or not rows:
-            return
-        starts = np.array([r["t"] for r in rows], dtype=np.int64) * 1_000_000
-        for row, label in zip(rows, window_sessions(calendar, starts, INTRADAY[timespan] * multiplier), strict=True):
-            if label is not None:
-                row["session"] = label
+    def labels(bars: Bars, timespan: str, multiplier: int) -> list[str | None] | None:
+        if timespan not in ("minute", "hour") or len(bars) == 0:
+            return None
+        return list(window_sessions(calendar, bars.window_start, INTRADAY[timespan] * multiplier))
 
-    return annotate
+    return labels
 
 
 @router.get(
