@@ -24,6 +24,7 @@ from rich.console import Console
 from ..app import create_app
 from ..clock import FixedClock
 from ..config import Settings
+from ..market.occ import parse_option_symbol
 from ..market.timestamps import et_ns
 from ..sim.build import build_market
 from ..store.keys import KeyStore
@@ -102,7 +103,11 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
             store = app.state.ctx.services.store
             # Busiest over the whole history; the subject is the busiest one that still trades in the last days.
             last_day_busiest = store.busiest_tickers("option_trades", "O:SPY", 100_000)
-    contract = next(t for t, _ in last_day_busiest if store.last_tick("option_trades", t, clock.now_ns()))
+    contract = next(
+        t
+        for t, _ in last_day_busiest
+        if parse_option_symbol(t).expiration > last and store.last_tick("option_trades", t, clock.now_ns())
+    )
     first_month = days[-21]
     as_of = f"{last}T18:00:00Z"
     cases = {
@@ -114,7 +119,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         "a year of day bars (SPY)": (f"/v1/stocks/aggs/SPY/1/day/{last - dt.timedelta(days=365)}/{last}/", {}),
         "chain page, 250 contracts": ("/v1/options/chain/SPY/", {"limit": 250, "as_of": as_of}),
         "one contract snapshot": (f"/v1/options/snapshot/SPY/{contract}/", {"as_of": as_of}),
-        "all-tickers stock snapshot": ("/v1/stocks/snapshots/", {}),
+        "all-tickers stock snapshot": ("/v1/stocks/snapshot/", {}),
     }
     results: dict[str, Any] = {"sessions": {"big": len(days), "small": SMALL_SESSIONS}, "contract": contract}
     clients = {
