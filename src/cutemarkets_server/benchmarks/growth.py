@@ -103,18 +103,29 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
             store = app.state.ctx.services.store
             # Busiest over the whole history; the subject is the busiest one that still trades in the last days.
             last_day_busiest = store.busiest_tickers("option_trades", "O:SPY", 100_000)
-    contract = next(
-        t
-        for t, _ in last_day_busiest
-        if parse_option_symbol(t).expiration > last and store.last_tick("option_trades", t, clock.now_ns())
-    )
     first_month = days[-21]
+    snap = store.snapshot()
+
+    def recent_trades(ticker: str) -> int:
+        return sum(r.rows for r in store.lake.runs(snap, "option_trades", [ticker], first_month, last))
+
+    # A contract still listed at the end whose newest 1,000 trades lie in the last 20 sessions, so both lakes
+    # answer its pages with the same rows (the small lake holds the last 30 sessions).
+    contract = next(
+        t for t, _ in last_day_busiest if parse_option_symbol(t).expiration > last and recent_trades(t) >= 1000
+    )
     as_of = f"{last}T18:00:00Z"
     cases = {
         "options trades page, newest first": (f"/v1/options/trades/{contract}/", {"limit": 1000}),
-        "options quotes page, oldest first": (f"/v1/options/quotes/{contract}/", {"limit": 1000, "order": "asc"}),
+        "options quotes page, oldest first": (
+            f"/v1/options/quotes/{contract}/",
+            {"limit": 1000, "order": "asc", "timestamp.gte": str(first_month)},
+        ),
         "stock trades page, newest first": ("/v1/stocks/trades/SPY/", {"limit": 1000}),
-        "stock quotes page, oldest first": ("/v1/stocks/quotes/SPY/", {"limit": 1000, "order": "asc"}),
+        "stock quotes page, oldest first": (
+            "/v1/stocks/quotes/SPY/",
+            {"limit": 1000, "order": "asc", "timestamp.gte": str(first_month)},
+        ),
         "a month of minute bars (SPY)": (f"/v1/stocks/aggs/SPY/1/minute/{first_month}/{last}/", {"limit": 50000}),
         "a year of day bars (SPY)": (f"/v1/stocks/aggs/SPY/1/day/{last - dt.timedelta(days=365)}/{last}/", {}),
         "chain page, 250 contracts": ("/v1/options/chain/SPY/", {"limit": 250, "as_of": as_of}),
@@ -136,8 +147,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
                 body.pop("request_id", None)
                 body.pop("next_url", None)
                 bodies[label] = body
-            if name.startswith(("a month", "chain", "one", "all", "a year")):
-                assert bodies["300 sessions"] == bodies["30 sessions"], f"{name}: the two lakes disagree"
+            assert bodies["300 sessions"] == bodies["30 sessions"], f"{name}: the two lakes answer differently"
             fns = {
                 label: (lambda c=c, route=route, params=params: c.get(route, params=params).raise_for_status())
                 for label, c in clients.items()
