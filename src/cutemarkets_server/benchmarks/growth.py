@@ -109,14 +109,18 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     def recent_trades(ticker: str) -> int:
         return sum(r.rows for r in store.lake.runs(snap, "option_trades", [ticker], first_month, last))
 
-    # A contract still listed at the end whose newest 1,000 trades lie in the last 20 sessions, so both lakes
-    # answer its pages with the same rows (the small lake holds the last 30 sessions).
-    contract = next(
-        t for t, _ in last_day_busiest if parse_option_symbol(t).expiration > last and recent_trades(t) >= 1000
-    )
+    # The contract still listed at the end with the most trades in the last 20 sessions; its newest-first page
+    # asks for no more rows than those, so both lakes answer with the same rows (the small lake holds the last
+    # 30 sessions).
+    listed = [t for t, _ in last_day_busiest if parse_option_symbol(t).expiration > last][:300]
+    recent, contract = max((recent_trades(t), t) for t in listed)
+    trades_limit = min(1000, recent)
     as_of = f"{last}T18:00:00Z"
     cases = {
-        "options trades page, newest first": (f"/v1/options/trades/{contract}/", {"limit": 1000}),
+        f"options trades page, newest first ({trades_limit} rows)": (
+            f"/v1/options/trades/{contract}/",
+            {"limit": trades_limit},
+        ),
         "options quotes page, oldest first": (
             f"/v1/options/quotes/{contract}/",
             {"limit": 1000, "order": "asc", "timestamp.gte": str(first_month)},
