@@ -135,9 +135,14 @@ class ManifestSnapshot:
     packs: dict[str, dict[dt.date, Pack]] = field(default_factory=dict)  # dataset → day → pack holding it
     day_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative file
     pack_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative pack
+    _sorted_days: dict[str, list[dt.date]] = field(default_factory=dict, compare=False, repr=False)
 
     def days(self, name: str) -> list[dt.date]:
-        return sorted(self.by_dataset.get(name, {}))
+        """The dataset's days in order (sorted once per snapshot; callers must not modify the list)."""
+        found = self._sorted_days.get(name)
+        if found is None:
+            found = self._sorted_days[name] = sorted(self.by_dataset.get(name, {}))
+        return found
 
     def partition(self, name: str, day: dt.date) -> Partition | None:
         return self.by_dataset.get(name, {}).get(day)
