@@ -42,8 +42,7 @@ from ..store.keys import KeyStore
 from ..store.lake import Lake
 from ..store.market import MarketStore
 from ..store.schemas import dataset
-from .harness import Timing, interleaved, serve_in_thread, timing_table
-from .options import bench_market
+from .harness import Timing, bench_market, interleaved, serve_in_thread, timing_table
 
 ROW_GROUP = 8_192
 

@@ -86,3 +86,16 @@ def timing_table(title: str, timings: dict[str, Timing], console: Console) -> No
 def ensure_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def bench_market(data_dir: Path, console: Console) -> Path:
+    """The bench-profile market under ``data_dir`` (built once; several minutes)."""
+    from ..sim.build import build_market
+    from ..store.lake import Lake
+
+    root = data_dir / "bench-market"
+    manifest = root / "lake" / "manifest.sqlite"
+    if not (manifest.exists() and Lake(root / "lake").snapshot().days("option_quotes")):
+        console.print("building the bench-profile market (first run only)…")
+        build_market(root, seed=7, profile="bench")
+    return root
