@@ -29,7 +29,7 @@ from ..market.timestamps import et_ns
 from ..sim.build import build_market
 from ..store.keys import KeyStore
 from ..store.lake import Lake, sidecar_path
-from .harness import interleaved, serve_in_thread, timing_table
+from .harness import interleaved, rss_mb, serve_in_thread, server_process, timing_table
 
 TICK_DATASETS = (
     "option_trades",
@@ -171,8 +171,30 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
             c.close()
         for s in servers:
             s.should_exit = True
+    results["memory"] = _memory(data_dir, keys, cases, console)
     results["append one day"] = _append(root / "lake", data_dir, last, console)
     return results
+
+
+def _memory(
+    data_dir: Path, keys: dict[str, str], cases: dict[str, tuple[str, dict[str, Any]]], console: Console
+) -> dict[str, float]:
+    """Resident memory of a server process over each lake after every case was asked 20 times."""
+    out: dict[str, float] = {}
+    for label in keys:
+        serve_dir = data_dir / f"history-serve-{label.split()[0]}"
+        headers = {"Authorization": f"Bearer {keys[label]}"}
+        with server_process(serve_dir) as (base, pid), httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+            for _ in range(20):
+                for route, params in cases.values():
+                    c.get(route, params=params).raise_for_status()
+            out[label] = round(rss_mb(pid), 1)
+    ratio = out["300 sessions"] / out["30 sessions"]
+    console.print(
+        f"server memory after the cases: 300 sessions {out['300 sessions']:.0f} MB, "
+        f"30 sessions {out['30 sessions']:.0f} MB ({ratio:.2f}x)"
+    )
+    return out | {"ratio": round(ratio, 3)}
 
 
 def _append(big: Path, data_dir: Path, last: dt.date, console: Console) -> dict[str, Any]:
