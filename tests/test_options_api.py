@@ -589,3 +589,29 @@ def test_descending_aggregate_pages_walk_the_same_bars_backwards(http: httpx.Cli
     up, down = walk(), walk(sort="desc")
     assert up and [b["t"] for b in down] == [b["t"] for b in reversed(up)]
     assert down == list(reversed(up))
+
+
+@pytest.mark.parametrize("sort", ["ticker", "strike_price"])
+def test_paging_through_a_chain_gives_the_rows_of_one_big_page(
+    http: httpx.Client, server: RunningServer, sort: str
+) -> None:
+    """Continuation pages are built from facts gathered once for the whole listing; they must say exactly
+    what pages built on their own say (a single 250-contract page is built on its own)."""
+    h = auth(server.key("expert"))
+    params = {"sort": sort, "as_of": "2025-12-01T15:30:00Z", "expiration_date.lte": "2025-12-19"}
+    big = http.get("/v1/options/chain/SPY/", params={**params, "limit": 250}, headers=h)
+    assert big.status_code == 200, big.text
+    whole = big.json()["results"]
+    assert len(whole) > 40
+    paged: list[dict[str, Any]] = []
+    r = http.get("/v1/options/chain/SPY/", params={**params, "limit": 10}, headers=h)
+    while True:
+        assert r.status_code == 200, r.text
+        paged += r.json()["results"]
+        nxt = r.json().get("next_url")
+        if not nxt or len(paged) >= len(whole):
+            break
+        r = http.get(nxt, headers=h)
+    for a, b in zip(paged, whole, strict=False):
+        assert a == b, [(k, a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)]
+    assert any("greeks" in row and "fmv" in row for row in paged[10:])

@@ -127,12 +127,14 @@ def query_from_state(state: dict, *, underlying: str | None, expired: bool | Non
 
 
 def sorted_page(
-    table: pa.Table, sort: str, descending: bool, limit: int, after: list | None
+    table: pa.Table, sort: str, descending: bool, limit: int, after: list | None, *, presorted: bool = False
 ) -> tuple[pa.Table, list | None]:
-    """Sort by (``sort``, ticker), continue after the keyset ``after``; return the page and the next keyset."""
-    order = "descending" if descending else "ascending"
-    keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
-    table = table.sort_by(keys)
+    """Sort by (``sort``, ticker) unless ``presorted``, continue after the keyset ``after``; return the page and
+    the next keyset."""
+    if not presorted:
+        order = "descending" if descending else "ascending"
+        keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
+        table = table.sort_by(keys)
     if after is not None:
         value, ticker = after
         col = table[sort]
@@ -190,10 +192,11 @@ def chain(
     if state["f"]["elo"]:
         who.check_lookback(dt.date.fromisoformat(state["f"]["elo"]))
     services = ctx.services
-    listed = services.reference.contracts_on(
-        pit.day, query_from_state(state["f"], underlying=state["u"], expired=False)
-    )
-    page_rows, next_key = sorted_page(listed, state["s"], state["o"] == "desc", state["l"], state["k"])
+    query = query_from_state(state["f"], underlying=state["u"], expired=False)
+    desc = state["o"] == "desc"
+    listed = services.reference.contracts_on_sorted(pit.day, query, state["s"], desc)
+    continuing = state["k"] is not None
+    page_rows, next_key = sorted_page(listed, state["s"], desc, state["l"], state["k"], presorted=True)
     rows = services.snapshots.build(
         page_rows.to_pylist(),
         pit,
@@ -202,6 +205,9 @@ def chain(
             timeframe=who.timeframe,
             default_rate=ctx.runtime.settings.default_risk_free_rate,
         ),
+        # A client paging on through the chain gets the whole listing's facts gathered once for its pages.
+        listing=listed if continuing else None,
+        listing_key=("chain", query) if continuing else None,
     )
     next_url = pager.next_url({**state, "k": next_key}) if next_key else None
     return results(request, rows, next_url=next_url)
