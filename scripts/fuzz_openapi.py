@@ -39,10 +39,15 @@ def run_schemathesis(base_url: str, key: str, *, max_examples: int, seed: int, e
         str(max_examples),
         "--seed",
         str(seed),
+        # One worker: CPython 3.11 can fail compiling code in two threads at once ("AST constructor recursion
+        # depth mismatch"), which schemathesis reports as a runtime error of whichever operation it was on.
         "--workers",
-        "2",
+        "1",
         "--suppress-health-check",
         "filter_too_much,too_slow",
+        # The stateful phase's only links are the paper routes', whose archived accounts stay readable.
+        "--phases",
+        "examples,coverage,fuzzing",
         *(extra or []),
     ]
     return subprocess.run(command, check=False).returncode

@@ -9,22 +9,28 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..paper import wire
 from ..paper.rules import PaperInputError
-from ..paper.service import Owner, PaperDesk, PaperNotFoundError
+from ..paper.service import STATUSES, Owner, PaperDesk, PaperNotFoundError
 from ..plans import DELAY_NS
 from . import paper_schemas as doc
 from .auth import Caller
 from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, ok, results
 from .errors import bad_request, not_found
+from .openapi import params as q
 from .paging import Pager
 from .params import parse_bool, parse_limit
 from .routing import Router
+
+UUID = {"type": "string", "format": "uuid"}
+ACCOUNT_ID = q.path(UUID, "The account's id")
+ORDER_ID = q.path(UUID, "The order's id")
+ORDER_FILTERS = ("open", "closed", "all", *STATUSES)
 
 router = Router(tags=["paper"])
 T = TypeVar("T")
@@ -71,13 +77,13 @@ def account_payload(d: PaperDesk, row: dict[str, Any]) -> dict[str, Any]:
     "/v1/paper/accounts/",
     summary="List paper accounts",
     response_class=JSONBytes,
-    responses={200: doc.listing(doc.PaperAccount, "accounts, oldest first"), **doc.ERRORS},
+    responses={200: doc.body("PaperAccounts", "accounts, oldest first")},
 )
 async def list_accounts(
     request: Request,
-    include_archived: str | None = Query(None, description="true to include archived accounts"),
-    limit: str | None = Query(None, description=f"default {PAGE_DEFAULT}, maximum {PAGE_MAX}"),
-    page: str | None = Query(None, description="continuation token from next_url"),
+    include_archived: str | None = q.boolean("true to include archived accounts"),
+    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -103,8 +109,8 @@ async def list_accounts(
     summary="Create a paper account",
     response_class=JSONBytes,
     status_code=201,
-    openapi_extra=doc.body_doc(doc.AccountCreateBody),
-    responses={201: doc.payload("the new account and its summary"), **doc.ERRORS},
+    openapi_extra=doc.body_doc(doc.AccountCreateBody, required=False),
+    responses={201: doc.body("PaperAccountPayload", "the new account and its summary")},
 )
 async def create_account(request: Request, who: Caller = Depends(caller)) -> JSONBytes:
     """At most 20 active accounts per user; a 21st is a 400."""
@@ -118,9 +124,9 @@ async def create_account(request: Request, who: Caller = Depends(caller)) -> JSO
     ACCOUNT,
     summary="Get a paper account",
     response_class=JSONBytes,
-    responses={200: doc.payload("account"), **doc.ERRORS},
+    responses={200: doc.body("PaperAccountPayload", "account")},
 )
-async def get_account(request: Request, account_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def get_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
     d = desk(request)
     return ok(request, await run(lambda: account_payload(d, d.account(owner_of(who), account_id))))
 
@@ -130,9 +136,9 @@ async def get_account(request: Request, account_id: str, who: Caller = Depends(c
     summary="Rename a paper account",
     response_class=JSONBytes,
     openapi_extra=doc.body_doc(doc.AccountUpdateBody),
-    responses={200: doc.payload("account"), **doc.ERRORS},
+    responses={200: doc.body("PaperAccountPayload", "account")},
 )
-async def update_account(request: Request, account_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def update_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
     body = await json_body(request)
     d = desk(request)
     return ok(request, await run(lambda: account_payload(d, d.rename(owner_of(who), account_id, body))))
@@ -145,10 +151,9 @@ async def update_account(request: Request, account_id: str, who: Caller = Depend
     response_class=Response,
     responses={
         204: {"description": "archived (open orders canceled); listed again with include_archived=true"},
-        **doc.ERRORS,
     },
 )
-async def delete_account(request: Request, account_id: str, who: Caller = Depends(caller)) -> Response:
+async def delete_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> Response:
     await run(desk(request).archive, owner_of(who), account_id)
     return Response(status_code=204)
 
@@ -158,9 +163,9 @@ async def delete_account(request: Request, account_id: str, who: Caller = Depend
     summary="Reset a paper account",
     response_class=JSONBytes,
     openapi_extra=doc.body_doc(doc.AccountResetBody),
-    responses={200: doc.payload("account in its new generation"), **doc.ERRORS},
+    responses={200: doc.body("PaperAccountPayload", "account in its new generation")},
 )
-async def reset_account(request: Request, account_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def reset_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
     """Cancels open orders, leaves positions and history behind, restores the cash and increments ``generation``."""
     body = await json_body(request)
     d = desk(request)
@@ -171,9 +176,9 @@ async def reset_account(request: Request, account_id: str, who: Caller = Depends
     ACCOUNT + "account/",
     summary="Paper account summary",
     response_class=JSONBytes,
-    responses={200: doc.flat(doc.PaperAccountSummary, "summary"), **doc.ERRORS},
+    responses={200: doc.body("PaperSummaryResult", "summary")},
 )
-async def account_summary(request: Request, account_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def account_summary(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
     d = desk(request)
     return ok(request, await run(lambda: wire.summary(d.summary(d.account(owner_of(who), account_id)))))
 
@@ -182,13 +187,13 @@ async def account_summary(request: Request, account_id: str, who: Caller = Depen
     ACCOUNT + "portfolio/history/",
     summary="Paper equity history",
     response_class=JSONBytes,
-    responses={200: doc.listing(doc.PaperEquitySnapshot, "equity snapshots, oldest first"), **doc.ERRORS},
+    responses={200: doc.body("PaperEquity", "equity snapshots, oldest first")},
 )
 async def portfolio_history(
     request: Request,
-    account_id: str,
-    limit: str | None = Query(None, description=f"default {PAGE_DEFAULT}, maximum {PAGE_MAX}"),
-    page: str | None = Query(None, description="continuation token from next_url"),
+    account_id: str = ACCOUNT_ID,
+    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -214,14 +219,14 @@ async def portfolio_history(
     ACCOUNT + "orders/",
     summary="List paper orders",
     response_class=JSONBytes,
-    responses={200: doc.listing(doc.PaperOrder, "orders, newest first"), **doc.ERRORS},
+    responses={200: doc.body("PaperOrders", "orders, newest first")},
 )
 async def list_orders(
     request: Request,
-    account_id: str,
-    status: str | None = Query(None, description="open, closed, all (default) or one order status"),
-    limit: str | None = Query(None, description=f"default {PAGE_DEFAULT}, maximum {PAGE_MAX}"),
-    page: str | None = Query(None, description="continuation token from next_url"),
+    account_id: str = ACCOUNT_ID,
+    status: str | None = q.choice(ORDER_FILTERS, "open, closed, all (default) or one order status"),
+    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -256,12 +261,11 @@ async def list_orders(
     status_code=201,
     openapi_extra=doc.body_doc(doc.OrderBody),
     responses={
-        201: doc.flat(doc.PaperOrder, "the new order (already filled when the market made it marketable)"),
-        200: doc.flat(doc.PaperOrder, "the order sent earlier with the same client_order_id and payload"),
-        **doc.ERRORS,
+        201: doc.body("PaperOrderResult", "the new order (already filled when the market made it marketable)"),
+        200: doc.body("PaperOrderResult", "the order sent earlier with the same client_order_id and payload"),
     },
 )
-async def submit_order(request: Request, account_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def submit_order(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
     """Market orders fill at the ask (buy) or bid (sell) of the current NBBO; limit orders when the NBBO reaches
     the limit. Outside the regular session the order stays ``accepted`` until the next session opens."""
     body = await json_body(request)
@@ -273,12 +277,14 @@ async def submit_order(request: Request, account_id: str, who: Caller = Depends(
     ACCOUNT + "orders:by_client_order_id",
     summary="Get a paper order by client_order_id",
     response_class=JSONBytes,
-    responses={200: doc.flat(doc.PaperOrder, "order"), **doc.ERRORS},
+    responses={200: doc.body("PaperOrderResult", "order")},
 )
 async def order_by_client_order_id(
     request: Request,
-    account_id: str,
-    client_order_id: str | None = Query(None, description="the client_order_id sent with the order"),
+    account_id: str = ACCOUNT_ID,
+    client_order_id: str = q.required(
+        {"type": "string", "minLength": 1, "maxLength": 128}, "the client_order_id sent with the order"
+    ),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     if not client_order_id:
@@ -291,9 +297,11 @@ async def order_by_client_order_id(
     ACCOUNT + "orders/{order_id}/",
     summary="Get a paper order",
     response_class=JSONBytes,
-    responses={200: doc.flat(doc.PaperOrder, "order"), **doc.ERRORS},
+    responses={200: doc.body("PaperOrderResult", "order")},
 )
-async def get_order(request: Request, account_id: str, order_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def get_order(
+    request: Request, account_id: str = ACCOUNT_ID, order_id: str = ORDER_ID, who: Caller = Depends(caller)
+) -> JSONBytes:
     row = await run(desk(request).order, owner_of(who), account_id, order_id)
     return ok(request, wire.order(row))
 
@@ -302,9 +310,11 @@ async def get_order(request: Request, account_id: str, order_id: str, who: Calle
     ACCOUNT + "orders/{order_id}/",
     summary="Cancel a paper order",
     response_class=JSONBytes,
-    responses={200: doc.flat(doc.PaperOrder, "the canceled order"), **doc.ERRORS},
+    responses={200: doc.body("PaperOrderResult", "the canceled order")},
 )
-async def cancel_order(request: Request, account_id: str, order_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def cancel_order(
+    request: Request, account_id: str = ACCOUNT_ID, order_id: str = ORDER_ID, who: Caller = Depends(caller)
+) -> JSONBytes:
     """Only ``new``, ``accepted`` or ``partially_filled`` orders can be canceled; others are a 400."""
     row = await run(desk(request).cancel, owner_of(who), account_id, order_id)
     return ok(request, wire.order(row))
@@ -315,9 +325,9 @@ async def cancel_order(request: Request, account_id: str, order_id: str, who: Ca
     ACCOUNT + "positions/",
     summary="Paper positions",
     response_class=JSONBytes,
-    responses={200: doc.listing(doc.PaperPosition, "open positions by symbol"), **doc.ERRORS},
+    responses={200: doc.body("PaperPositions", "open positions by symbol")},
 )
-async def positions(request: Request, account_id: str, who: Caller = Depends(caller)) -> JSONBytes:
+async def positions(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
     d = desk(request)
     rows = await run(lambda: d.positions(d.account(owner_of(who), account_id)))
     return results(request, rows)
@@ -327,13 +337,13 @@ async def positions(request: Request, account_id: str, who: Caller = Depends(cal
     ACCOUNT + "fills/",
     summary="Paper fills",
     response_class=JSONBytes,
-    responses={200: doc.listing(doc.PaperFill, "fills, newest first"), **doc.ERRORS},
+    responses={200: doc.body("PaperFills", "fills, newest first")},
 )
 async def fills(
     request: Request,
-    account_id: str,
-    limit: str | None = Query(None, description=f"default {PAGE_DEFAULT}, maximum {PAGE_MAX}"),
-    page: str | None = Query(None, description="continuation token from next_url"),
+    account_id: str = ACCOUNT_ID,
+    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

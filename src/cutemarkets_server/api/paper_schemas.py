@@ -3,7 +3,7 @@ bodies are validated by the paper rules so that every refusal is a 400 naming th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,12 +28,14 @@ class OrderBody(BaseModel):
 
     symbol: str = Field(description="stock ticker (AAPL) or OCC option symbol (O:SPY251219C00600000)")
     qty: str = Field(description="decimal string; whole contracts for options, up to 6 decimals for stocks")
-    side: str = Field(description="buy or sell (sell closes a long position; no shorting)")
-    type: str = Field(description="market or limit")
-    time_in_force: str = Field("day", description="day")
+    side: Literal["buy", "sell"] = Field(description="buy or sell (sell closes a long position; no shorting)")
+    type: Literal["market", "limit"] = Field(description="market or limit")
+    time_in_force: Literal["day"] = Field("day", description="day")
     limit_price: str | None = Field(None, description="required for limit orders")
     client_order_id: str | None = Field(None, description="idempotency key within the account's generation")
-    position_intent: str | None = Field(None, description="buy_to_open or sell_to_close")
+    position_intent: Literal["buy_to_open", "sell_to_close"] | None = Field(
+        None, description="buy_to_open or sell_to_close"
+    )
 
 
 class PaperAccount(BaseModel):
@@ -133,60 +135,81 @@ class PaperEquitySnapshot(BaseModel):
     unrealized_pl: str
 
 
-def body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` declaring a JSON request body of ``model``'s shape."""
+def body_doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON request body of ``model``'s shape (optional when every field has a
+    default: no body means all of them)."""
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
 
 
-def flat(model: type[BaseModel], description: str) -> dict[str, Any]:
-    """A flat JSON object response (``status`` and ``request_id`` next to the object's fields)."""
+def _closed(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
-    schema.setdefault("properties", {}).update({"status": {"type": "string"}, "request_id": {"type": "string"}})
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    schema.pop("title", None)
+    schema["additionalProperties"] = False
+    return schema
 
 
-def listing(model: type[BaseModel], description: str) -> dict[str, Any]:
-    """The standard list envelope of ``model`` rows."""
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_REQUEST_ID = {"type": "string", "pattern": "^cm_[0-9a-f]{32}$"}
+_MODELS = (PaperAccount, PaperAccountSummary, PaperOrder, PaperPosition, PaperFill, PaperEquitySnapshot)
+
+
+def _flat(model: type[BaseModel], *, ok_status: bool) -> dict[str, Any]:
+    """The object's own fields next to ``request_id`` (and ``status: OK`` unless the object has a status)."""
+    schema = _closed(model)
+    schema["properties"]["request_id"] = _REQUEST_ID
+    schema["required"] = [*schema.get("required", []), "request_id"]
+    if ok_status:
+        schema["properties"]["status"] = {"const": "OK"}
+        schema["required"].append("status")
+    return schema
+
+
+def _list(name: str) -> dict[str, Any]:
     return {
-        "description": description,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "status": {"type": "string"},
-                        "request_id": {"type": "string"},
-                        "results": {"type": "array", "items": model.model_json_schema()},
-                        "next_url": {"type": "string", "description": "absolute URL of the next page"},
-                    },
-                }
-            }
-        },
-    }
-
-
-def payload(description: str) -> dict[str, Any]:
-    """``{status, request_id, account, summary}`` (schemas inlined, so the document needs no shared definitions)."""
-    schema = {
         "type": "object",
         "properties": {
-            "status": {"type": "string"},
-            "request_id": {"type": "string"},
-            "account": PaperAccount.model_json_schema(),
-            "summary": PaperAccountSummary.model_json_schema(),
+            "status": {"const": "OK"},
+            "request_id": _REQUEST_ID,
+            "results": {"type": "array", "items": _ref(name)},
+            "next_url": {"type": "string", "format": "uri", "description": "absolute URL of the next page"},
         },
+        "required": ["status", "request_id", "results"],
+        "additionalProperties": False,
     }
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "bad_request: the message names the field"},
-    401: {"description": "unauthorized"},
-    403: {"description": "forbidden: the key lacks the paper product"},
-    404: {"description": "not_found: no such account or order for this key"},
+# Components the OpenAPI document adds (api/openapi/document.py): the objects and the bodies made of them.
+COMPONENTS: dict[str, dict[str, Any]] = {
+    **{m.__name__: _closed(m) for m in _MODELS},
+    "PaperAccountPayload": {
+        "type": "object",
+        "properties": {
+            "status": {"const": "OK"},
+            "request_id": _REQUEST_ID,
+            "account": _ref("PaperAccount"),
+            "summary": _ref("PaperAccountSummary"),
+        },
+        "required": ["status", "request_id", "account", "summary"],
+        "additionalProperties": False,
+    },
+    "PaperOrderResult": _flat(PaperOrder, ok_status=False),
+    "PaperSummaryResult": _flat(PaperAccountSummary, ok_status=True),
+    "PaperAccounts": _list("PaperAccount"),
+    "PaperOrders": _list("PaperOrder"),
+    "PaperPositions": _list("PaperPosition"),
+    "PaperFills": _list("PaperFill"),
+    "PaperEquity": _list("PaperEquitySnapshot"),
 }
+
+
+def body(name: str, description: str) -> dict[str, Any]:
+    """A response whose body is the named component."""
+    return {"description": description, "content": {"application/json": {"schema": _ref(name)}}}

@@ -22,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 
 from ..auth import product_for_path
 from ..errors import ERROR_STATUS
+from ..paper_schemas import COMPONENTS as PAPER_COMPONENTS
 from .schemas import BODIES, COMPONENTS, REQUEST_ID, ref
 
 KEYED_ONLY = (401, 403, 429)
@@ -77,6 +78,7 @@ def build(app: FastAPI) -> dict[str, Any]:
         schemas.pop(unused, None)
     schemas.update(COMPONENTS)
     schemas.update(BODIES)
+    schemas.update(PAPER_COMPONENTS)
     components["securitySchemes"] = SECURITY_SCHEMES
     for path, item in doc.get("paths", {}).items():
         for operation in item.values():

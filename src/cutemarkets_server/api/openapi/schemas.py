@@ -366,6 +366,80 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-def ok_body(name: str, description: str = "OK") -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route whose 200 body is the named component (a route's only response doc)."""
-    return {200: {"description": description, "content": {"application/json": {"schema": ref(name)}}}}
+_SESSION_LABELS = {"session_label": STR, "options_session_label": STR, "half_day": BOOL}
+_FREE = {"type": "object"}  # a JSON object written by a backtest run (its manifest, summary, a table row)
+
+BODIES.update(
+    {
+        "Datasets": listing(
+            obj(
+                {
+                    "dataset": STR,
+                    "daily": BOOL,
+                    "first_day": DATE,
+                    "last_day": DATE,
+                    "days": INT,
+                    "rows": INT,
+                    "bytes": INT,
+                    "missing_sessions": array(DATE),
+                    "coverage": array(obj({"day": DATE, "rows": INT, "bytes": INT})),
+                }
+            )
+        ),
+        "Account": single(
+            obj(
+                {
+                    "name": STR,
+                    "key_prefix": STR,
+                    "plan": STR,
+                    "products": array({"type": "string", "enum": ["options", "stocks", "paper"]}),
+                    "requests_per_minute": nullable(INT),
+                    "requests_per_day": nullable(INT),
+                    "lookback_years": INT,
+                    "lookback_from": DATE,
+                    "timeframe": TIMEFRAME,
+                    "delay_ns": INT,
+                    "quotes": BOOL,
+                    "websocket": BOOL,
+                }
+            )
+        ),
+        "Clock": single(
+            obj(
+                {
+                    "mode": {"type": "string", "enum": ["live", "replay", "off"]},
+                    "now_ns": NS,
+                    "now_et": STR,
+                    "horizon_ns": NS,
+                    **_SESSION_LABELS,
+                    "replay": nullable(obj({"day": nullable(DATE), "speed": nullable(NUM), "start": nullable(STR)})),
+                },
+                {"at": obj({"ns": NS, "et": STR, **_SESSION_LABELS})},
+            )
+        ),
+        "BacktestRuns": listing(
+            obj({"run": STR, "strategy": nullable(STR), "files": array(STR)}, closed=False),
+        ),
+        "BacktestRun": single(
+            obj(
+                {
+                    "run": STR,
+                    "files": array(STR),
+                    "manifest": nullable(_FREE),
+                    "summary": nullable(_FREE),
+                    "decisions": nullable(obj({"columns": array(STR), "rows": array(_FREE), "total_rows": INT})),
+                    "fills": nullable(obj({"columns": array(STR), "rows": array(_FREE), "total_rows": INT})),
+                    "equity": nullable(obj({"columns": array(STR), "rows": array(_FREE), "total_rows": INT})),
+                    "drawdown": nullable(array(nullable(NUM))),
+                    "rejects_by_reason": {"type": "object", "additionalProperties": INT},
+                },
+                closed=False,
+            )
+        ),
+    }
+)
+
+
+def ok_body(name: str, description: str = "OK", *, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose success body is the named component (a route's only response doc)."""
+    return {status: {"description": description, "content": {"application/json": {"schema": ref(name)}}}}
