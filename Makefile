@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: install dev run test lint bench clean
+.PHONY: install dev run test lint bench soak fuzz clean
 
 install: $(INSTALLED)
 
@@ -34,6 +34,14 @@ lint: dev
 
 bench: dev
 	$(BIN)/cutemarkets bench
+
+# A few minutes of mixed load on a real server process (not part of `make test`); results go to bench/RESULTS.md.
+soak: dev
+	$(BIN)/python scripts/soak.py --record
+
+# Schemathesis with every check over /openapi.json, a long run (tests/test_openapi.py runs a short one).
+fuzz: dev
+	$(BIN)/python scripts/fuzz_openapi.py --max-examples $(or $(EXAMPLES),300)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -86,7 +86,9 @@ class ServerHandle:
             self.thread.join(timeout=30)
 
 
-def start_server(data_dir: Path, clock: object, public_url: str | None = None) -> tuple[ServerHandle, object, str]:
+def start_server(
+    data_dir: Path, clock: object, public_url: str | None = None, **settings: object
+) -> tuple[ServerHandle, object, str]:
     import uvicorn
 
     from cutemarkets_server.app import create_app
@@ -96,7 +98,7 @@ def start_server(data_dir: Path, clock: object, public_url: str | None = None) -
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(Settings(data_dir=data_dir, public_url=public_url, secret="test-secret"), clock=clock)
+    app = create_app(Settings(data_dir=data_dir, public_url=public_url, secret="test-secret", **settings), clock=clock)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -207,14 +207,13 @@ def test_free_plan_allows_ten_requests_per_minute(http: httpx.Client, server: Ru
 
 def test_free_plan_daily_limit(http: httpx.Client, server: RunningServer) -> None:
     key = server.new_key("free", ("options",), name="daily-limit")
-    from cutemarkets_server.store.keys import KeyStore, hash_key
+    from cutemarkets_server.store.keys import KeyStore
 
-    store = KeyStore(server.data_dir / "keys.sqlite")
-    key_id = next(k.id for k in store.list() if k.key_prefix == key[:7] and k.name == "daily-limit")
-    assert hash_key(key)
-    day = time.strftime("d:%Y-%m-%d", time.gmtime(TEST_NOW_NS // 1_000_000_000))
-    with sqlite3.connect(server.data_dir / "keys.sqlite") as con:
-        con.execute("INSERT INTO usage(key_id, window, count) VALUES (?, ?, 4999)", (key_id, day))
+    key_id = next(k.id for k in KeyStore(server.data_dir / "keys.sqlite").list() if k.name == "daily-limit")
+    # 4,999 requests spread over the last 24 hours, none in the last minute.
+    earlier = [(key_id, TEST_NOW_NS - NS_PER_DAY + NS_PER_MIN + i * 10**10) for i in range(4999)]
+    with sqlite3.connect(server.data_dir / "usage.sqlite") as con:
+        con.executemany("INSERT INTO admitted(key_id, at_ns) VALUES (?, ?)", earlier)
     r = http.get("/v1/tickers/search/", headers=auth(key))
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining-day"] == "0"
     assert_error(http.get("/v1/tickers/search/", headers=auth(key)), 429, "rate_limit_exceeded")
@@ -416,18 +415,16 @@ def test_access_log_never_contains_the_key(
     assert any("apiKey=%2A%2A%2A" in line or "apiKey=***" in line for line in lines)
 
 
-def test_large_answers_are_gzipped_for_clients_that_ask(http: httpx.Client, server: RunningServer) -> None:
+def test_large_answers_are_gzipped_for_remote_clients_that_ask(http: httpx.Client, server: RunningServer) -> None:
     h = auth(server.key("expert"))
-    zipped = http.get(
-        "/v1/options/contracts/",
-        params={"limit": 1000, "underlying_ticker": "SPY"},
-        headers={**h, "Accept-Encoding": "gzip"},
-    )
-    plain = http.get(
-        "/v1/options/contracts/",
-        params={"limit": 1000, "underlying_ticker": "SPY"},
-        headers={**h, "Accept-Encoding": "identity"},
-    )
+    params = {"limit": 1000, "underlying_ticker": "SPY"}
+    # A client behind a proxy on this host (uvicorn trusts the loopback proxy's X-Forwarded-For).
+    remote = {**h, "X-Forwarded-For": "203.0.113.5"}
+    zipped = http.get("/v1/options/contracts/", params=params, headers={**remote, "Accept-Encoding": "gzip"})
+    plain = http.get("/v1/options/contracts/", params=params, headers={**remote, "Accept-Encoding": "identity"})
+    # A client on the server's own host gets the bytes uncompressed: there compression only costs CPU.
+    local = http.get("/v1/options/contracts/", params=params, headers={**h, "Accept-Encoding": "gzip"})
     assert zipped.headers.get("content-encoding") == "gzip" and "content-encoding" not in plain.headers
-    assert zipped.json()["results"] == plain.json()["results"]
+    assert "content-encoding" not in local.headers and len(local.content) > 2048
+    assert zipped.json()["results"] == plain.json()["results"] == local.json()["results"]
     assert zipped.headers["content-type"].startswith("application/json") and "x-ratelimit-plan" in zipped.headers

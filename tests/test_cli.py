@@ -111,6 +111,9 @@ def test_run_builds_prints_a_working_key_and_curl_then_serves(tmp_path: Path) ->
                 time.sleep(0.1)
         assert r.status_code == 200 and r.json()["status"] == "OK"
         assert (tmp_path / "demo-key.txt").read_text().strip() == key
+        console_url = re.search(r"Web console:\s*(http://\S+/console/)", output)
+        assert console_url and output.index("Web console:") < output.index("Demo API key:"), output
+        assert httpx.get(console_url.group(1), timeout=30).status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)

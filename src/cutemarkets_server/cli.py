@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -14,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+from .backtest.cli import backtest_app
+from .config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings, parse_origins
 from .ingest.commands import ingest_app
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(backtest_app, name="backtest")
 console = Console()
 
 DataDir = Annotated[
@@ -74,6 +77,14 @@ Start = Annotated[
     str,
     typer.Option("--start", envvar="CUTEMARKETS_START", help="Replay start, HH:MM Eastern Time (04:00-20:00)."),
 ]
+BacktestsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--backtests-dir",
+        envvar="CUTEMARKETS_BACKTESTS_DIR",
+        help="Folder of backtest run directories shown by /v1/backtests/ and the console (default DATA_DIR/backtests).",
+    ),
+]
 Live = Annotated[
     bool,
     typer.Option(
@@ -93,6 +104,7 @@ def _settings(
         port=port,
         public_url=public_url or None,
         secret=os.environ.get("CUTEMARKETS_SECRET") or None,
+        cors_origins=parse_origins(os.environ.get("CUTEMARKETS_CORS_ORIGINS")),
     )
 
 
@@ -152,12 +164,22 @@ def demo(
 
 
 @app.command()
-def compact(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+def compact(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    ticks: Annotated[
+        bool,
+        typer.Option(
+            "--ticks/--no-ticks",
+            envvar="CUTEMARKETS_PACK_TICKS",
+            help="Pack trades and quotes by month too: faster pages across many days, twice their disk.",
+        ),
+    ] = False,
+) -> None:
     """Fold days into the lake's monthly and yearly packs (done after builds and imports; safe while serving)."""
     from .store.lake import Lake
 
     with console.status("packing"):
-        built = Lake(_settings(data_dir).layout.lake).compact()
+        built = Lake(_settings(data_dir).layout.lake).compact(ticks=ticks)
     console.print(f"{built} pack(s) written")
 
 
@@ -171,9 +193,10 @@ def serve(
     speed: Speed = "1",
     start: Start = "09:30",
     live: Live = True,
+    backtests_dir: BacktestsDir = None,
 ) -> None:
     """Serve the REST and WebSocket API over the data directory (live, or replaying a stored session)."""
-    settings = _settings(data_dir, host, port, public_url)
+    settings = dataclasses.replace(_settings(data_dir, host, port, public_url), backtests_dir=backtests_dir)
     if not _has_market(settings):
         console.print(
             "[yellow]The lake is empty: run `cutemarkets demo` to build the built-in market, "
@@ -242,15 +265,17 @@ def run(
     seed: Seed = 7,
     end: End = None,
     profile: Profile = "default",
+    backtests_dir: BacktestsDir = None,
 ) -> None:
     """Build the built-in market if missing, make sure a demo key exists, print it, and serve."""
-    settings = _settings(data_dir, host, port, public_url)
+    settings = dataclasses.replace(_settings(data_dir, host, port, public_url), backtests_dir=backtests_dir)
     if not _has_market(settings):
         console.print("[bold]Building the built-in market (first run only)…[/bold]")
         _build(settings, seed, _parse_end(end), profile)
     key = ensure_demo_key(settings)
     base = public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     console.print()
+    console.print(f"[bold green]Web console:[/bold green] {base}/console/  (sign in with the demo key below)")
     console.print(f"[bold green]Demo API key:[/bold green] {key}")
     console.print("[bold]Try:[/bold]")
     console.print(f'  curl -H "Authorization: Bearer {key}" "{base}/v1/options/chain/SPY/?limit=1"', soft_wrap=True)

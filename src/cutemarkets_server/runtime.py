@@ -8,6 +8,7 @@ from .clock import Clock, WallClock
 from .config import Settings
 from .market.calendar import MarketCalendar, xnys
 from .services.cache import TTLCache
+from .services.faults import DatasetFaults
 from .store.engine import DuckEngine
 from .store.keys import KeyStore
 from .store.lake import Lake
@@ -22,6 +23,7 @@ class Runtime:
     keys: KeyStore
     calendar: MarketCalendar
     cache: TTLCache = field(default_factory=lambda: TTLCache(maxsize=4096, ttl_s=3600.0))
+    faults: DatasetFaults = field(default_factory=DatasetFaults)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import Request
 
-from ..market.bars import TIMESPANS
+from ..market.bars import TIMESPANS, Bars
 from ..market.timestamps import et_date, et_midnight_ns
 from .auth import Caller
 from .deps import ApiContext
 from .envelope import JSONBytes, ok
-from .errors import bad_request, not_found
+from .errors import not_found
+from .openapi.params import MAX_MULTIPLIER
 from .paging import Pager
 from .params import parse_bool, parse_choice, parse_date, parse_instant, parse_int, parse_limit
 from .shapes import bar_rows, num
 
 V1_TIMESPANS = tuple(t for t in TIMESPANS if t != "second")
+EMPTY_COUNTS = {"queryCount": 0, "resultsCount": 0, "count": 0}
 
 
 def parse_range_bounds(frm: str, to: str) -> tuple[int, int, dt.date]:
-    """[lo, hi) in ns from the path's ``from``/``to`` (dates are whole ET days, integers are ms)."""
+    """[lo, hi) in ns from the path's ``from``/``to`` (dates are whole ET days, integers are ms); ``from``
+    after ``to`` is an empty range."""
     a = parse_instant("from", frm, integer_unit="ms")
     b = parse_instant("to", to, integer_unit="ms")
-    lo = a.start_ns()
-    hi = b.end_ns()
-    if lo >= hi:
-        raise bad_request(f"Invalid from {frm!r}: it is after to {to!r}.")
-    return lo, hi, a.day if a.day is not None else et_date(a.ns)
+    return a.start_ns(), b.end_ns(), a.day if a.day is not None else et_date(a.ns)
 
 
 def aggs_range(
@@ -50,12 +48,12 @@ def aggs_range(
     timespans: tuple[str, ...] = V1_TIMESPANS,
     default_limit: int = 5000,
     max_limit: int = 10000,
-    annotate: Callable[[list[dict[str, Any]], str, int], None] | None = None,
+    annotate: Callable[[Bars, str, int], list[str | None] | None] | None = None,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)
     state = pager.load(page)
     if state is None:
-        mult = parse_int("multiplier", multiplier, minimum=1)
+        mult = parse_int("multiplier", multiplier, minimum=1, maximum=MAX_MULTIPLIER)
         span = parse_choice("timespan", timespan, timespans)
         lo, hi, anchor = parse_range_bounds(frm, to)
         state = {
@@ -70,6 +68,8 @@ def aggs_range(
             "l": parse_limit(limit, default=default_limit, maximum=max_limit),
         }
     who.check_lookback(et_date(state["lo"]))
+    if state["lo"] >= state["hi"]:
+        return ok(request, {"ticker": state["t"], "adjusted": state["adj"], **EMPTY_COUNTS, "results": []})
     series = ctx.services.bars.range(
         state["t"],
         state["m"],
@@ -82,17 +82,14 @@ def aggs_range(
         horizon_ns=who.horizon_ns,
         anchor=dt.date.fromisoformat(state["a"]),
     )
-    rows = bar_rows(series.bars)
-    if annotate is not None:
-        annotate(rows, state["ts"], state["m"])
-    if state["desc"]:
-        rows.reverse()
+    labels = annotate(series.bars, state["ts"], state["m"]) if annotate is not None else None
+    rows = bar_rows(series.bars, session=labels, descending=state["desc"])
     body = {
         "ticker": state["t"],
         "adjusted": state["adj"],
         "queryCount": series.query_count,
-        "resultsCount": len(rows),
-        "count": len(rows),
+        "resultsCount": len(series.bars),
+        "count": len(series.bars),
         "results": rows,
     }
     if series.resume is not None:

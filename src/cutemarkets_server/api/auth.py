@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from ..clock import Clock
 from ..market.timestamps import et_date
 from ..plans import DELAY_NS, Plan, plan
-from ..store.keys import ApiKey, KeyStore
+from ..store.keys import ApiKey, KeyStore, hash_key
+from ..store.ratelimit import RateLimitStore, Window
 from .errors import ApiError
 
 UNLIMITED_REMAINING = "2147483647"
@@ -65,70 +66,106 @@ class Caller:
             )
 
 
-class Authenticator:
-    """Resolves keys (with a short cache so a revocation bites within seconds) and counts requests."""
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An admitted request: its caller, the rate-limit headers to send, and the charge to refund if unserved."""
 
-    def __init__(self, keys: KeyStore, clock: Clock) -> None:
+    caller: Caller
+    headers: dict[str, str]
+    charge_id: int | None = None
+
+
+class Authenticator:
+    """Resolves keys (with a short cache so a revocation bites within seconds) and admits requests.
+
+    Rate limits are sliding windows (any 60 s, any 24 h) kept in a store shared by every server process.
+    Only admitted requests are charged: a request refused for its product or for a full window is not.
+    """
+
+    def __init__(self, keys: KeyStore, clock: Clock, limits: RateLimitStore) -> None:
         self.keys = keys
         self.clock = clock
+        self.limits = limits
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
 
     def resolve(self, secret: str | None) -> ApiKey:
         if not secret:
             raise ApiError("unauthorized", "Missing API key: send Authorization: Bearer <key>.")
         now = time.monotonic()
-        hit = self._cache.get(secret)
+        digest = hash_key(secret)  # the cache is keyed by the hash: no secret compared byte by byte
+        hit = self._cache.get(digest)
         if hit is None or now - hit[0] > KEY_CACHE_TTL_S:
             hit = (now, self.keys.lookup(secret))
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[secret] = hit
+            self._cache[digest] = hit
         key = hit[1]
         if key is None or not key.active:
             raise ApiError("unauthorized", "Invalid or inactive API key.")
         return key
 
-    def admit(self, key: ApiKey) -> tuple[Caller, dict[str, str]]:
-        """Count the request; raise 429 past the plan's limit. Returns the caller and rate-limit headers."""
+    def admit(self, key: ApiKey, product: str = "") -> Admitted:
+        """Check the product, then charge the request; 403 or 429 (uncharged) when it may not be served."""
         p = plan(key.plan)
         now_ns = self.clock.now_ns()
-        minute_window = "m:" + time.strftime("%Y-%m-%dT%H:%M", time.gmtime(now_ns // 1_000_000_000))
-        day_window = "d:" + time.strftime("%Y-%m-%d", time.gmtime(now_ns // 1_000_000_000))
-        if p.per_minute is None and p.per_day is None:
-            headers = {
-                "X-RateLimit-Plan": p.display,
-                "X-RateLimit-Limit-Minute": "unlimited",
-                "X-RateLimit-Remaining-Minute": UNLIMITED_REMAINING,
-                "X-RateLimit-Limit-Day": "unlimited",
-                "X-RateLimit-Remaining-Day": UNLIMITED_REMAINING,
-            }
-            return Caller(key, p, now_ns), headers
-        minute_count, day_count = self.keys.count_request(key.id, (minute_window, day_window))
-        headers = {
-            "X-RateLimit-Plan": p.display,
-            "X-RateLimit-Limit-Minute": str(p.per_minute) if p.per_minute else "unlimited",
-            "X-RateLimit-Remaining-Minute": str(max(0, (p.per_minute or 0) - minute_count))
-            if p.per_minute
-            else UNLIMITED_REMAINING,
-            "X-RateLimit-Limit-Day": str(p.per_day) if p.per_day else "unlimited",
-            "X-RateLimit-Remaining-Day": str(max(0, (p.per_day or 0) - day_count))
-            if p.per_day
-            else UNLIMITED_REMAINING,
-        }
-        if p.per_minute and minute_count > p.per_minute:
-            retry = 60 - (now_ns // 1_000_000_000) % 60
+        caller = Caller(key, p, now_ns)
+        windows = _windows(p)
+        if product and product not in key.products:
+            remaining = self.limits.peek(key.id, now_ns, windows) if windows else None
+            try:
+                caller.require_product(product)
+            except ApiError as exc:
+                exc.headers.update(_headers(p, remaining))
+                raise
+        if not windows:
+            return Admitted(caller, _headers(p, None))
+        admission = self.limits.admit(key.id, now_ns, windows)
+        headers = _headers(p, admission.remaining)
+        if not admission.admitted:
+            blocked = windows[admission.blocked or 0]
+            span = "minute" if blocked.span_ns == MINUTE_NS else "day"
+            retry_s = -(-admission.retry_after_ns // 1_000_000_000)
             raise ApiError(
                 "rate_limit_exceeded",
-                f"Rate limit exceeded: your {p.display} plan allows {p.per_minute} requests per minute.",
-                headers={**headers, "Retry-After": str(retry)},
+                f"Rate limit exceeded: your {p.display} plan allows {blocked.limit} requests per {span}.",
+                headers={**headers, "Retry-After": str(retry_s)},
             )
-        if p.per_day and day_count > p.per_day:
-            raise ApiError(
-                "rate_limit_exceeded",
-                f"Rate limit exceeded: your {p.display} plan allows {p.per_day} requests per day.",
-                headers={**headers, "Retry-After": "3600"},
-            )
-        return Caller(key, p, now_ns), headers
+        return Admitted(caller, headers, admission.charge_id)
+
+    def refund(self, admitted: Admitted) -> dict[str, str]:
+        """Give back the charge of a request that was not served; returns the corrected headers."""
+        if admitted.charge_id is None:
+            return admitted.headers
+        self.limits.refund(admitted.charge_id)
+        p = admitted.caller.plan
+        return _headers(p, self.limits.peek(admitted.caller.key.id, self.clock.now_ns(), _windows(p)))
+
+
+MINUTE_NS = 60 * 1_000_000_000
+DAY_NS = 24 * 3600 * 1_000_000_000
+
+
+def _windows(p: Plan) -> tuple[Window, ...]:
+    out = []
+    if p.per_minute:
+        out.append(Window(MINUTE_NS, p.per_minute))
+    if p.per_day:
+        out.append(Window(DAY_NS, p.per_day))
+    return tuple(out)
+
+
+def _headers(p: Plan, remaining: tuple[int, ...] | None) -> dict[str, str]:
+    """``X-RateLimit-*`` headers; ``remaining`` follows :func:`_windows` (None on unlimited plans)."""
+    left = list(remaining or ())
+    minute_left = str(left.pop(0)) if p.per_minute else UNLIMITED_REMAINING
+    day_left = str(left.pop(0)) if p.per_day else UNLIMITED_REMAINING
+    return {
+        "X-RateLimit-Plan": p.display,
+        "X-RateLimit-Limit-Minute": str(p.per_minute) if p.per_minute else "unlimited",
+        "X-RateLimit-Remaining-Minute": minute_left,
+        "X-RateLimit-Limit-Day": str(p.per_day) if p.per_day else "unlimited",
+        "X-RateLimit-Remaining-Day": day_left,
+    }
 
 
 def product_for_path(path: str) -> str | None:
@@ -140,6 +177,7 @@ def product_for_path(path: str) -> str | None:
     if path.startswith("/v1/paper/"):
         return "paper"
     any_key = ("/v1/tickers/", "/v1/indicators/", "/v1/open-close/", "/v1/marketstatus/", "/v1/related-companies/")
+    any_key += ("/v1/datasets", "/v1/account", "/v1/clock", "/v1/backtests")
     if path.startswith((*any_key, "/v2/", "/v3/")):
         return ""
     return None

@@ -25,11 +25,11 @@ class ApiContext:
         return self.runtime.settings.public_url
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def caller(request: Request) -> Caller:
+async def caller(request: Request) -> Caller:
     found = getattr(request.state, "caller", None)
     if found is None:
         raise ApiError("unauthorized", "Missing API key: send Authorization: Bearer <key>.")

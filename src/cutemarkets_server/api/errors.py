@@ -10,7 +10,10 @@ ERROR_STATUS: dict[str, int] = {
     "lookback_exceeded": 403,
     "not_found": 404,
     "rate_limit_exceeded": 429,
+    "payload_too_large": 413,
+    "uri_too_long": 414,
     "internal_error": 500,
+    "service_unavailable": 503,
 }
 
 

@@ -7,7 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from ..store.errors import DatasetUnavailable
 from .envelope import JSONBytes, error
 from .errors import ApiError
 
@@ -24,6 +26,17 @@ def install(app: FastAPI) -> None:
     async def api_error(request: Request, exc: ApiError) -> JSONBytes:
         return error(request, exc.status, exc.code, exc.message, exc.headers or None)
 
+    @app.exception_handler(DatasetUnavailable)
+    async def dataset_unavailable(request: Request, exc: DatasetUnavailable) -> JSONBytes:
+        # The file path stays in the server log; the client learns only which dataset is affected.
+        log.warning("dataset %s unavailable on %s: %s (%s)", exc.dataset, request.url.path, exc.detail, exc.path)
+        request.app.state.ctx.runtime.faults.record(exc)
+        message = (
+            f"The {exc.dataset} dataset is temporarily unavailable: a stored file is missing or unreadable. "
+            "Other data keeps serving; retry later."
+        )
+        return error(request, 503, "service_unavailable", message, {"Retry-After": "30"})
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONBytes:
         first = exc.errors()[0] if exc.errors() else {}
@@ -36,7 +49,14 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error(request, 404, "not_found", f"Unknown route {request.url.path}.")
         if exc.status_code == 405:
-            return error(request, 405, "bad_request", f"Method {request.method} is not allowed on {request.url.path}.")
+            allowed = _allowed_methods(request)
+            return error(
+                request,
+                405,
+                "bad_request",
+                f"Method {request.method} is not allowed on {request.url.path}.",
+                {"Allow": ", ".join(allowed)} if allowed else (dict(exc.headers or {}) or None),
+            )
         code = "bad_request" if exc.status_code < 500 else "internal_error"
         return error(request, exc.status_code, code, str(exc.detail))
 
@@ -44,3 +64,21 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONBytes:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error(request, 500, "internal_error", "Internal server error; the request id identifies it in the logs.")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (the router only names the first route's)."""
+    methods: set[str] = set()
+
+    def visit(routes: list) -> None:
+        for route in routes:
+            inner = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", None)
+            if inner and not getattr(route, "methods", None):
+                visit(list(inner))
+                continue
+            for method in getattr(route, "methods", None) or ():
+                if route.matches({**request.scope, "method": method})[0] == Match.FULL:
+                    methods.add(method)
+
+    visit(list(request.app.router.routes))
+    return sorted(methods)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Query, Request
+from fastapi import Depends, Request
 
 from ..market.timestamps import et_date
 from ..services.indicators import KINDS, SERIES, IndicatorSpec
@@ -12,7 +12,7 @@ from .auth import Caller
 from .cursor import absolute_url
 from .deps import ApiContext
 from .envelope import JSONBytes, ok
-from .errors import bad_request
+from .openapi import params as q
 from .params import parse_bool, parse_choice, parse_int, parse_limit, time_range
 from .shapes import bar_rows, num
 
@@ -22,6 +22,9 @@ INDICATOR_TIMESPANS = ("minute", "hour", "day", "week", "month", "quarter", "yea
 # ``results.underlying.url`` (always present; the Massive client requires it) names the ``/v2/aggs`` range.
 POLYGON_PATH_PREFIX = "/v1/indicators/"
 POLYGON_MAX_LIMIT = 5000
+V1_MAX_LIMIT = 1000
+# Windows are counted in bars; a longer window than this has no data to average in any market served.
+MAX_WINDOW = 10_000
 
 
 def indicator_response(
@@ -47,20 +50,16 @@ def indicator_response(
     spec = IndicatorSpec(
         kind=kind,
         timespan=parse_choice("timespan", params.get("timespan"), INDICATOR_TIMESPANS, default="day") or "day",
-        window=parse_int("window", params["window"], minimum=1) if params.get("window") else default_window,
-        short_window=parse_int("short_window", params["short_window"], minimum=1) if params.get("short_window") else 12,
-        long_window=parse_int("long_window", params["long_window"], minimum=1) if params.get("long_window") else 26,
-        signal_window=parse_int("signal_window", params["signal_window"], minimum=1)
-        if params.get("signal_window")
-        else 9,
+        window=_window(params, "window", default_window),
+        short_window=_window(params, "short_window", 12),
+        long_window=_window(params, "long_window", 26),
+        signal_window=_window(params, "signal_window", 9),
         series_type=parse_choice("series_type", params.get("series_type"), SERIES, default="close") or "close",
         adjusted=parse_bool("adjusted", params.get("adjusted"), default=True),
     )
-    if spec.kind == "macd" and spec.short_window >= spec.long_window:
-        raise bad_request("Invalid short_window: it must be smaller than long_window.")
     expand = parse_bool("expand_underlying", params.get("expand_underlying"), default=False)
     descending = parse_choice("order", params.get("order"), ("asc", "desc"), default="desc") == "desc"
-    limit = parse_limit(params.get("limit"), default=10, maximum=POLYGON_MAX_LIMIT if polygon else 1000)
+    limit = parse_limit(params.get("limit"), default=10, maximum=POLYGON_MAX_LIMIT if polygon else V1_MAX_LIMIT)
     res = ctx.services.indicators.series(ticker, spec, rng.lo, rng.hi, limit=limit, horizon_ns=who.horizon_ns)
     order = list(range(len(res.value)))
     if descending:
@@ -89,22 +88,26 @@ def indicator_response(
     return ok(request, {"results": body})
 
 
-def indicator_query(
-    timestamp: str | None = Query(None, description="YYYY-MM-DD or ms"),
-    timestamp_gte: str | None = Query(None, alias="timestamp.gte"),
-    timestamp_gt: str | None = Query(None, alias="timestamp.gt"),
-    timestamp_lte: str | None = Query(None, alias="timestamp.lte"),
-    timestamp_lt: str | None = Query(None, alias="timestamp.lt"),
-    timespan: str | None = Query(None, description="minute, hour, day (default), week, month, quarter, year"),
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    window: str | None = Query(None, description="SMA/EMA default 50, RSI default 14"),
-    short_window: str | None = Query(None, description="MACD, default 12"),
-    long_window: str | None = Query(None, description="MACD, default 26"),
-    signal_window: str | None = Query(None, description="MACD, default 9"),
-    series_type: str | None = Query(None, description="open, high, low or close (default)"),
-    expand_underlying: str | None = Query(None, description="true adds the bars and their aggs URL"),
-    order: str | None = Query(None, description="desc (default) or asc"),
-    limit: str | None = Query(None, description="default 10"),
+def _window(params: dict[str, str | None], name: str, default: int) -> int:
+    raw = params.get(name)
+    return parse_int(name, raw, minimum=1, maximum=MAX_WINDOW) if raw else default
+
+
+def _indicator_params(
+    timestamp: str | None = q.timestamp("YYYY-MM-DD (a whole ET day), epoch milliseconds or RFC 3339"),
+    timestamp_gte: str | None = q.timestamp(alias="timestamp.gte"),
+    timestamp_gt: str | None = q.timestamp(alias="timestamp.gt"),
+    timestamp_lte: str | None = q.timestamp(alias="timestamp.lte"),
+    timestamp_lt: str | None = q.timestamp(alias="timestamp.lt"),
+    timespan: str | None = q.choice(INDICATOR_TIMESPANS, "minute, hour, day (default), week, month, quarter, year"),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    window: str | None = q.integer("SMA/EMA default 50, RSI default 14", maximum=MAX_WINDOW),
+    short_window: str | None = q.integer("MACD, default 12; smaller than long_window", maximum=MAX_WINDOW),
+    long_window: str | None = q.integer("MACD, default 26", maximum=MAX_WINDOW),
+    signal_window: str | None = q.integer("MACD, default 9", maximum=MAX_WINDOW),
+    series_type: str | None = q.choice(SERIES, "open, high, low or close (default)"),
+    expand_underlying: str | None = q.boolean("true adds the bars and their aggs URL"),
+    order: str | None = q.choice(("asc", "desc"), "desc (default) or asc"),
 ) -> dict[str, str | None]:
     """The query parameters every indicator route takes (one declaration for the OpenAPI document)."""
     return {
@@ -122,5 +125,19 @@ def indicator_query(
         "series_type": series_type,
         "expand_underlying": expand_underlying,
         "order": order,
-        "limit": limit,
     }
+
+
+def indicator_query(
+    params: dict[str, str | None] = Depends(_indicator_params),
+    limit: str | None = q.limit(default=10, maximum=V1_MAX_LIMIT, what="Values"),
+) -> dict[str, str | None]:
+    return {**params, "limit": limit}
+
+
+def polygon_indicator_query(
+    params: dict[str, str | None] = Depends(_indicator_params),
+    limit: str | None = q.limit(default=10, maximum=POLYGON_MAX_LIMIT, what="Values"),
+) -> dict[str, str | None]:
+    """``/v1/indicators/…`` (the Polygon route) pages up to Polygon's 5,000 values."""
+    return {**params, "limit": limit}

@@ -12,11 +12,12 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import Authenticator, product_for_path
+from .auth import Admitted, Authenticator, product_for_path
 from .envelope import error_body, new_request_id
 from .errors import ApiError
 
 log = logging.getLogger("cutemarkets.access")
+errors_log = logging.getLogger("cutemarkets.errors")
 _SECRET_PARAMS = {"apikey", "api_key"}
 
 
@@ -59,6 +60,15 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactKeys())
 
 
+def _header_pairs(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+def _unserved(status: int) -> bool:
+    """Answers that are not a service and so are not charged: refusals and server faults."""
+    return status in (401, 403, 429) or status >= 500
+
+
 def redacted_query(qs: bytes) -> str:
     if not qs:
         return ""
@@ -67,6 +77,9 @@ def redacted_query(qs: bytes) -> str:
 
 
 class EdgeMiddleware:
+    """Admission before routing; after it, every answer — including an unhandled error — is a complete
+    response on a connection that stays open, logged with the status actually sent."""
+
     def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
         self.app = app
         self.auth = auth
@@ -82,29 +95,41 @@ class EdgeMiddleware:
         extra: list[tuple[bytes, bytes]] = [(b"x-request-id", rid.encode())]
         status_holder: dict[str, Any] = {"status": 0}
         product = product_for_path(scope["path"])
+        admitted: Admitted | None = None
         if product is not None:
             try:
-                key = self.auth.resolve(key_from_scope(scope))
-                caller, headers = self.auth.admit(key)
-                extra.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
-                if product:
-                    caller.require_product(product)
-                state["caller"] = caller
+                admitted = self.auth.admit(self.auth.resolve(key_from_scope(scope)), product)
+                state["caller"] = admitted.caller
             except ApiError as exc:
-                extra.extend((k.lower().encode(), v.encode()) for k, v in exc.headers.items())
+                extra.extend(_header_pairs(exc.headers))
                 await self._send_error(send, exc, rid, extra, status_holder)
                 self._log(scope, status_holder["status"], started, rid)
                 return
+        rate_headers = _header_pairs(admitted.headers) if admitted else []
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status = status_holder["status"] = message["status"]
+                headers = rate_headers
+                if admitted is not None and _unserved(status):
+                    headers = _header_pairs(self.auth.refund(admitted))
                 existing = {k for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in extra if h[0] not in existing]
+                message["headers"] = list(message.get("headers", [])) + [
+                    h for h in (*extra, *headers) if h[0] not in existing
+                ]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if status_holder["status"]:
+                errors_log.exception("error after the response started: %s %s %s", scope["method"], scope["path"], rid)
+                raise  # the body is cut short: the server must close the connection
+            errors_log.exception("unhandled error on %s %s %s", scope["method"], scope["path"], rid)
+            if admitted is not None:
+                extra.extend(_header_pairs(self.auth.refund(admitted)))
+            failure = ApiError("internal_error", "Internal server error; the request id identifies it in the logs.")
+            await self._send_error(send, failure, rid, extra, status_holder)
         finally:
             self._log(scope, status_holder["status"], started, rid)
 

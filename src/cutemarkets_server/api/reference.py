@@ -5,25 +5,28 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow.compute as pc
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ..services.reference import ContractQuery
 from .auth import Caller
 from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, ok, results
+from .openapi import params as q
+from .openapi.schemas import ok_body
 from .paging import Pager
 from .params import parse_limit
 from .routing import Router
+from .stocks.common import stock_ticker
 
 router = Router(tags=["reference"])
 
 
-@router.get("/v1/tickers/search/", summary="Ticker search", response_class=JSONBytes)
+@router.get("/v1/tickers/search/", summary="Ticker search", response_class=JSONBytes, responses=ok_body("TickerSearch"))
 def search(
     request: Request,
-    query: str | None = Query(None, description="Part of a symbol or company name"),
-    limit: str | None = Query(None, description="default 10, maximum 1000"),
-    page: str | None = Query(None),
+    query: str | None = q.text("Part of a symbol or company name"),
+    limit: str | None = q.limit(default=10, maximum=1000),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -52,12 +55,20 @@ def search(
     return results(request, rows, next_url=pager.next_url({**state, "o": start + size}) if more else None)
 
 
-@router.get("/v1/tickers/expirations/{ticker}/", summary="Option expirations", response_class=JSONBytes)
+@router.get(
+    "/v1/tickers/expirations/{ticker}/",
+    summary="Option expirations",
+    response_class=JSONBytes,
+    responses=ok_body("Expirations"),
+)
 def expirations(
-    request: Request, ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    ticker: str = q.stock_ticker("The underlying's symbol"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """Expiration dates (ascending) with at least one listed, unexpired contract today."""
-    underlying = ticker.strip().upper()
+    underlying = stock_ticker(ticker, "ticker")
     listed = ctx.services.reference.contracts_on(who.today, ContractQuery(underlying=underlying, expired=False))
     days: list[dt.date] = sorted(set(pc.unique(listed["expiration_date"]).to_pylist())) if listed.num_rows else []
     return ok(request, {"ticker": underlying, "results": [d.isoformat() for d in days]})

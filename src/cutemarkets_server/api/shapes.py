@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..market.bars import Bars
 
@@ -27,7 +29,8 @@ def _opt_int(x: Any) -> int | None:
 
 # A tick row's wire shape: (JSON key, source column, kind). Values that come out None are left out.
 #   int / opt_int: integers; num: integral floats as ints, NaN as null; list: integer lists ([] when null);
-#   list_or_absent: integer lists, left out when empty; str: strings ("" when null); empty: always "";
+#   list_or_absent: integer lists, left out when empty; str: strings ("" when null); opt_str: strings (left
+#   out when null); empty: always "";
 #   decimal: a size as a one-decimal string.
 Spec = tuple[tuple[str, str, str], ...]
 
@@ -104,6 +107,8 @@ def _column(values: list[Any], kind: str) -> list[Any]:
         return [v if v else None for v in values]
     if kind == "str":
         return [v or "" for v in values]
+    if kind == "opt_str":
+        return values
     if kind == "decimal":
         return [f"{float(v):.1f}" for v in values]
     raise ValueError(kind)
@@ -125,6 +130,92 @@ def _rows(keys: list[str], cols: list[list[Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in zip(keys, vals, strict=True) if v is not None} for vals in zip(*cols, strict=True)]
 
 
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+Piece = pa.Array | pa.ChunkedArray | str
+
+
+def _value_text(values: pa.ChunkedArray, kind: str) -> tuple[str, pa.ChunkedArray, str] | None:
+    """A column as JSON value text (null where the value is left out) with the literal text around it; None when
+    it cannot be written without Python (the caller falls back to row-by-row shaping)."""
+    t = values.type
+    if kind in ("int", "opt_int"):
+        return ("", pc.cast(values, pa.string()), "") if pa.types.is_integer(t) else None
+    if kind == "num":
+        if pa.types.is_integer(t):
+            return "", pc.cast(values, pa.string()), ""
+        if not pa.types.is_floating(t):
+            return None
+        # Arrow writes the shortest round-trip form, integral values without a fraction (like ``num``).
+        text = pc.cast(values, pa.string())
+        if pc.any(pc.is_nan(values)).as_py():
+            text = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.string()), text)
+        return "", text, ""
+    if kind in ("list", "list_or_absent"):
+        if not (pa.types.is_list(t) and pa.types.is_integer(t.value_type)):
+            return None
+        inner = pc.binary_join(pc.cast(values, pa.list_(pa.string())), ",")
+        if kind == "list":
+            inner = pc.coalesce(inner, "")
+        else:
+            inner = pc.if_else(pc.equal(pc.list_value_length(values), 0), pa.scalar(None, pa.string()), inner)
+        return "[", inner, "]"
+    if kind in ("str", "opt_str"):
+        if not pa.types.is_string(t) or pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
+            return None
+        return '"', (pc.coalesce(values, "") if kind == "str" else values), '"'
+    if kind == "decimal":
+        return ('"', pc.cast(values, pa.string()), '.0"') if pa.types.is_integer(t) else None
+    raise ValueError(kind)
+
+
+def _pieces(spec: Spec, table: pa.Table) -> tuple[list[Piece], bool] | None:
+    """``"key":value,`` for every field, as pieces to concatenate: literals, value columns without nulls, and
+    joined columns that are null where the field is left out. Also whether some field is present in every row."""
+    pieces: list[Piece] = []
+    always = False
+    for key, col, kind in spec:
+        prefix = orjson.dumps(key).decode() + ":"
+        if kind == "empty":
+            pieces.append(prefix + '"",')
+            always = True
+            continue
+        found = _value_text(table[col], kind)
+        if found is None:
+            return None
+        before, text, after = found
+        if text.null_count == 0:
+            pieces += [prefix + before, text, after + ","]
+            always = True
+        else:
+            pieces.append(pc.binary_join_element_wise(prefix + before, text, after + ",", ""))
+    return pieces, always
+
+
+def rows_json(spec: Spec, table: pa.Table) -> orjson.Fragment:
+    """The JSON array ``shape_rows`` would give, written by Arrow a column at a time (no Python row objects)."""
+    if table.num_rows == 0:
+        return orjson.Fragment(b"[]")
+    found = _pieces(spec, table)
+    if found is None or not found[1]:
+        return orjson.Fragment(orjson.dumps(shape_rows(spec, table)))
+    # "{" + every present field's "key":value, — then the last comma becomes the closing brace. Adjacent
+    # literals are merged first: the join costs about the same per input whether it is a literal or a column.
+    merged: list[Piece] = ["{"]
+    for piece in found[0]:
+        if isinstance(piece, str) and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    body = pc.binary_join_element_wise(*merged, "", null_handling="skip")
+    objects = pc.utf8_replace_slice(body, start=-1, stop=2**31 - 1, replacement="}")
+    if isinstance(objects, pa.ChunkedArray):
+        objects = objects.combine_chunks()
+    whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(objects)], pa.int32()), objects), ",")
+    return orjson.Fragment(b"[" + whole[0].as_buffer().to_pybytes() + b"]")
+
+
 def shape_row(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
     """One record (a dict of column values) in the same shape."""
     columns = {col for _, col, kind in spec if kind != "empty"}
@@ -132,28 +223,28 @@ def shape_row(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
     return shape_rows(spec, table)[0]
 
 
-def option_trade_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(OPTION_TRADE, table)
+def option_trade_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(OPTION_TRADE, table)
 
 
-def stock_trade_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(STOCK_TRADE, table)
+def stock_trade_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(STOCK_TRADE, table)
 
 
 def option_quote_row(r: dict[str, Any]) -> dict[str, Any]:
     return shape_row(OPTION_QUOTE, r)
 
 
-def option_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(OPTION_QUOTE, table)
+def option_quote_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(OPTION_QUOTE, table)
 
 
 def stock_quote_row(r: dict[str, Any]) -> dict[str, Any]:
     return shape_row(STOCK_QUOTE, r)
 
 
-def stock_quote_rows(table: pa.Table) -> list[dict[str, Any]]:
-    return shape_rows(STOCK_QUOTE, table)
+def stock_quote_rows(table: pa.Table) -> orjson.Fragment:
+    return rows_json(STOCK_QUOTE, table)
 
 
 def last_trade_compact(ticker: str, r: dict[str, Any]) -> dict[str, Any]:
@@ -177,25 +268,53 @@ def last_trade_compact(ticker: str, r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def bar_rows(bars: Bars, *, ticker: str | None = None, stamp_ms: list[int] | None = None) -> list[dict[str, Any]]:
-    """Aggregate rows ``{o,h,l,c,v,vw,t,n}`` (``t`` in ms; ``T`` when a ticker is given)."""
+BAR: Spec = (
+    ("c", "c", "num"),
+    ("h", "h", "num"),
+    ("l", "l", "num"),
+    ("n", "n", "int"),
+    ("o", "o", "num"),
+    ("t", "t", "int"),
+    ("v", "v", "num"),
+    ("vw", "vw", "num"),  # left out when the source gave no VWAP (NaN)
+)
+
+
+def bar_rows(
+    bars: Bars,
+    *,
+    ticker: str | None = None,
+    stamp_ms: list[int] | None = None,
+    session: list[str | None] | None = None,
+    descending: bool = False,
+) -> orjson.Fragment:
+    """Aggregate rows ``{o,h,l,c,v,vw,t,n}`` (``t`` in ms; ``T`` when a ticker is given; ``session`` where a
+    label is given), oldest first or newest first, written by Arrow."""
     n = len(bars)
     if n == 0:
-        return []
-    t_ms = stamp_ms if stamp_ms is not None else (bars.window_start // 1_000_000).tolist()
-    cols = {
-        "c": _nums(np.round(bars.close, 6)),
-        "h": _nums(np.round(bars.high, 6)),
-        "l": _nums(np.round(bars.low, 6)),
-        "n": bars.transactions.astype(np.int64).tolist(),
-        "o": _nums(np.round(bars.open, 6)),
-        "t": [int(t) for t in t_ms],
-        "v": _nums(np.round(bars.volume, 4)),
-        "vw": _nums(np.round(bars.vwap, 4)),  # None (omitted) when the source gave no VWAP
+        return orjson.Fragment(b"[]")
+    t_ms = np.asarray(stamp_ms, dtype=np.int64) if stamp_ms is not None else bars.window_start // 1_000_000
+    cols: dict[str, Any] = {
+        "c": np.round(bars.close, 6),
+        "h": np.round(bars.high, 6),
+        "l": np.round(bars.low, 6),
+        "n": bars.transactions.astype(np.int64),
+        "o": np.round(bars.open, 6),
+        "t": t_ms,
+        "v": np.round(bars.volume, 4),
+        "vw": np.round(bars.vwap, 4),
     }
+    spec = BAR
     if ticker is not None:
-        cols = {"T": [ticker] * n, **cols}
-    return _rows(list(cols), list(cols.values()))
+        cols = {"T": pa.array([ticker] * n, pa.string()), **cols}
+        spec = (("T", "T", "str"), *spec)
+    if session is not None:
+        cols["session"] = pa.array(session, pa.string())
+        spec = (*spec, ("session", "session", "opt_str"))
+    table = pa.table(cols)
+    if descending:
+        table = table.take(pa.array(np.arange(n - 1, -1, -1)))
+    return rows_json(spec, table)
 
 
 def contract_row(c: dict[str, Any]) -> dict[str, Any]:

@@ -13,14 +13,13 @@ from rich.console import Console
 SUITES: dict[str, tuple[str, str]] = {
     "status": ("status", "median latency and requests/s of /v1/status/ beside a trivial endpoint of the same app"),
     "build": ("build", "built-in market build time (default profile) with rows and bytes per dataset"),
-    "options": ("options", "options routes on the bench market beside the raw DuckDB queries for the same rows"),
     "greeks": ("greeks", "IV + greeks throughput beside py_vollib_vectorized on the same inputs"),
     "websocket": ("websocket", "events/s, delivery latency and memory per connection: one replay to 100 subscribers"),
-    "stocks": ("stocks", "grouped daily and snapshot-all over HTTP beside the raw DuckDB queries for the same rows"),
     "access": ("access", "tick, bar, chain and snapshot answers beside the best read of the same rows; throughput"),
     "growth": ("growth", "the same requests on a 30-session and a 300-session lake; appending a day to each"),
     "cutebacktests": ("cutebacktests", "cutebacktests 0.3.0's intraday options backtest over 10 sessions, end to end"),
     "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
+    "backtest": ("backtest", "opening-range backtest beside cutebacktests' intraday run; 8-point sweep at 1/2 workers"),
 }
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,8 +40,7 @@ from ..store.keys import KeyStore
 from ..store.lake import Lake
 from ..store.market import MarketStore
 from ..store.schemas import dataset
-from .harness import Timing, interleaved, serve_in_thread, timing_table
-from .options import bench_market
+from .harness import Timing, bench_market, interleaved, serve_in_thread, server_process, timing_table
 
 ROW_GROUP = 8_192
 
@@ -294,50 +291,17 @@ def _throughput(base: str, headers: dict[str, str], trades_route: str, console: 
 
 def _cold(serve_dir: Path, key: str, as_of: str, console: Console) -> dict[str, Any]:
     """The first chain request of a freshly started server process against its warm median."""
-    import socket
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "cutemarkets"),
-            "serve",
-            "--data-dir",
-            str(serve_dir),
-            "--port",
-            str(port),
-            "--no-live",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                httpx.get(base + "/v1/status/", timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.1)
-        params = {"limit": 250, "as_of": as_of}
-        headers = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+    params = {"limit": 250, "as_of": as_of}
+    headers = {"Authorization": f"Bearer {key}"}
+    with server_process(serve_dir) as (base, _), httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+        t0 = time.perf_counter()
+        c.get("/v1/options/chain/SPY/", params=params).raise_for_status()
+        cold = (time.perf_counter() - t0) * 1e3
+        warm = []
+        for _ in range(20):
             t0 = time.perf_counter()
             c.get("/v1/options/chain/SPY/", params=params).raise_for_status()
-            cold = (time.perf_counter() - t0) * 1e3
-            warm = []
-            for _ in range(20):
-                t0 = time.perf_counter()
-                c.get("/v1/options/chain/SPY/", params=params).raise_for_status()
-                warm.append((time.perf_counter() - t0) * 1e3)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+            warm.append((time.perf_counter() - t0) * 1e3)
     median = statistics.median(warm)
     console.print(
         f"cold chain: first request {cold:.1f} ms, warm median {median:.1f} ms: {cold / median:.1f}x "

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,3 +89,54 @@ def timing_table(title: str, timings: dict[str, Timing], console: Console) -> No
 def ensure_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def bench_market(data_dir: Path, console: Console) -> Path:
+    """The bench-profile market under ``data_dir`` (built once; several minutes)."""
+    from ..sim.build import build_market
+    from ..store.lake import Lake
+
+    root = data_dir / "bench-market"
+    manifest = root / "lake" / "manifest.sqlite"
+    if not (manifest.exists() and Lake(root / "lake").snapshot().days("option_quotes")):
+        console.print("building the bench-profile market (first run only)…")
+        build_market(root, seed=7, profile="bench")
+    return root
+
+
+@contextmanager
+def server_process(serve_dir: Path) -> Iterator[tuple[str, int]]:
+    """A ``cutemarkets serve --no-live`` process over ``serve_dir``: (base URL, pid) once it answers."""
+    import httpx
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    command = [sys.executable, "-m", "cutemarkets_server.cli", "serve", "--data-dir", str(serve_dir)]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--no-live"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                httpx.get(base + "/v1/status/", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

@@ -37,8 +37,7 @@ from ..store.lake import Lake
 from ..store.market import MarketStore
 from ..ws.config import StreamConfig
 from ..ws.serving import StreamingServer, server_config
-from .harness import ensure_dir
-from .options import bench_market
+from .harness import bench_market, ensure_dir
 
 SUBSCRIBERS = 100
 QUOTE_CONTRACTS = 1000

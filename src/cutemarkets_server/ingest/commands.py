@@ -94,7 +94,7 @@ def _run(
     force: bool,
     progress: bool,
 ) -> None:
-    from .errors import SourceError
+    from .errors import SourceError, StorageFullError
     from .runner import IngestLockedError, IngestRunner, print_summary
 
     runner = IngestRunner(data_dir, console, progress=progress)
@@ -102,7 +102,7 @@ def _run(
         summary = runner.run(
             kind, paths, importer, accept, order=order, filters=filters, options_key=options_key, force=force
         )
-    except (SourceError, IngestLockedError) as exc:
+    except (SourceError, IngestLockedError, StorageFullError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     if not summary.outcomes:

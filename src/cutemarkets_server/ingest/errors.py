@@ -13,3 +13,7 @@ class DayAbortError(Exception):
 
 class SourceError(DayAbortError):
     """A source file cannot be imported as a whole: truncated, wrong dataset, missing columns, …"""
+
+
+class StorageFullError(Exception):
+    """The disk under the data directory filled up during an import; nothing of the file became visible."""

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,7 +48,7 @@ from ..store.ingest_state import FileRecord, IngestState
 from ..store.lake import Lake
 from .context import FileOutcome, Filters, IngestContext
 from .contracts import rebuild_reference
-from .errors import SourceError
+from .errors import SourceError, StorageFullError
 from .pipeline import Ingestor
 
 STALE_TMP_S = 600.0
@@ -125,6 +127,23 @@ def ingest_lock(lake_root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it wraps) means the disk or quota is full."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(seen)
+        if isinstance(seen, sqlite3.OperationalError) and "disk is full" in text:
+            return True
+        if "No space left on device" in text or "[Errno 28]" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _remove_stale_tmp(lake_root: Path, quarantine: Path) -> None:
     """Temporary files left by an interrupted write (never referenced by the manifest)."""
     cutoff = time.time() - STALE_TMP_S
@@ -179,14 +198,26 @@ class IngestRunner:
                     self.workdir,
                     filters,
                 )
-                for path in files:
-                    summary.outcomes.append(
-                        self._one(ctx, kind, path, importer, progress, task, options_key, filters, force)
-                    )
-                progress.update(task, description="reference data")
-                rebuild_reference(self.lake, self.state)
-                progress.update(task, description="packing bars")
-                self.lake.compact()
+                current: Path | None = None
+                try:
+                    for current in files:
+                        summary.outcomes.append(
+                            self._one(ctx, kind, current, importer, progress, task, options_key, filters, force)
+                        )
+                    current = None
+                    progress.update(task, description="reference data")
+                    rebuild_reference(self.lake, self.state)
+                    progress.update(task, description="packing")
+                    self.lake.compact()
+                except Exception as exc:
+                    if not disk_full(exc):
+                        raise
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+                    where = f"importing {current.name}" if current else "updating the reference data and packs"
+                    raise StorageFullError(
+                        f"the disk holding {self.layout.root} is full ({where}); nothing of that file is visible "
+                        "and every file reported done stays done. Free some space and run the same command again."
+                    ) from exc
                 progress.update(task, description="done", completed=total or 1)
             shutil.rmtree(self.workdir, ignore_errors=True)
         summary.seconds = time.perf_counter() - started

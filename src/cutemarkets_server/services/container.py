@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+import pyarrow.compute as pc
 
 from ..runtime import Runtime
 from ..store.market import MarketStore
 from ..store.rowreader import RowReader
 from .bars import BarService
 from .indicators import IndicatorService
-from .option_snapshots import OptionSnapshots
-from .reference import ReferenceData
+from .option_snapshots import OptionSnapshots, SnapshotOptions
+from .pointintime import now_view
+from .reference import ContractQuery, ReferenceData
 from .stocks import StockMarket
 
 
@@ -36,3 +40,22 @@ class Services:
             indicators=IndicatorService(bars, rt.calendar),
             stocks=StockMarket(store, reference, rt.calendar, rt.cache),
         )
+
+    def warm(self, now_ns: int, default_rate: float) -> None:
+        """Pay before the first request what it would otherwise pay: fold the reference data, open the newest
+        day's files and price the largest page of the largest chain, so a fresh server's first chain page costs about
+        what later ones do. Failures only cost the warm-up (the request that needs the data reports them)."""
+        try:
+            self.reference.ticker_intervals()
+            pit = now_view(now_ns)
+            chain_data = ("option_quotes", "option_trades", "option_day_aggs", "option_open_interest")
+            self.store.warm(chain_data, pit.before_ns)
+            listed = self.reference.contracts_on(pit.day, ContractQuery(expired=False))
+            if listed.num_rows == 0:
+                return
+            counts = pc.value_counts(listed["underlying_ticker"]).to_pylist()
+            underlying = max(counts, key=lambda c: c["counts"])["values"]
+            chain = listed.filter(pc.equal(listed["underlying_ticker"], underlying)).sort_by("ticker").slice(0, 250)
+            self.snapshots.build(chain.to_pylist(), pit, SnapshotOptions(True, "real-time", default_rate))
+        except Exception:  # a warm-up never stops the server
+            logging.getLogger("cutemarkets").warning("warming the caches failed", exc_info=True)

@@ -58,3 +58,13 @@ def check_cache(rt: Runtime) -> ServiceHealth:
         return None if rt.cache.get(("health", "probe")) == token else "cache read back a different value"
 
     return _timed(probe)
+
+
+def check_lake(rt: Runtime) -> tuple[ServiceHealth, dict[str, str]]:
+    """Datasets whose files failed to read and still fail: the lake is degraded while any remains."""
+    started = time.perf_counter()
+    degraded = rt.faults.degraded(rt.lake)
+    elapsed = (time.perf_counter() - started) * 1e3
+    if not degraded:
+        return ServiceHealth("ok", elapsed), {}
+    return ServiceHealth("degraded", elapsed, "unavailable datasets: " + ", ".join(sorted(degraded))), degraded

@@ -12,6 +12,7 @@ quadratic in log-moneyness.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..market.conditions import update_masks
 from ..market.greeks import bsm_price, iv_and_greeks
 from ..market.timestamps import NS_PER_DAY, et_date, et_midnight_ns, et_ns
 from ..store.market import MarketStore
+from .cache import TTLCache
 from .pointintime import PointInTime
 from .reference import ReferenceData
 
@@ -50,12 +52,29 @@ def _num(x: float) -> float | int:
     return int(f) if f.is_integer() and abs(f) < 2**53 else f
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What snapshot rows say about a set of contracts at one instant, by ticker (and spot by underlying)."""
+
+    quotes: dict[str, dict[str, Any]]
+    trades: dict[str, dict[str, Any]]
+    oi: dict[str, dict[str, Any]]
+    bars: dict[str, dict]
+    prev_close: dict[str, float]
+    spot: dict[str, tuple[float, int | None]]
+    analytics: dict[str, dict[str, Any]]
+
+
+LISTING_FACTS_CACHED = 8  # listings (a chain at one instant) whose facts are kept for their next pages
+
+
 class OptionSnapshots:
     def __init__(self, store: MarketStore, reference: ReferenceData, calendar: MarketCalendar) -> None:
         self.store = store
         self.reference = reference
         self.calendar = calendar
         self._expiry_cache: dict[dt.date, int] = {}
+        self._listing_facts = TTLCache(maxsize=LISTING_FACTS_CACHED, ttl_s=600.0)
 
     # -- helpers ----------------------------------------------------------------------------------
     def expiration_ns(self, day: dt.date) -> int:
@@ -139,91 +158,166 @@ class OptionSnapshots:
         return bars, prev_close
 
     # -- the snapshot ------------------------------------------------------------------------------
-    def build(self, contracts: list[dict[str, Any]], pit: PointInTime, opts: SnapshotOptions) -> list[dict[str, Any]]:
-        """Snapshots for ``contracts`` (reference rows), all described at the same point in time."""
+    def build(
+        self,
+        contracts: list[dict[str, Any]],
+        pit: PointInTime,
+        opts: SnapshotOptions,
+        *,
+        listing: pa.Table | None = None,
+        listing_key: Hashable | None = None,
+    ) -> list[dict[str, Any]]:
+        """Snapshots for ``contracts`` (reference rows), all described at the same point in time.
+
+        A client paging through a chain passes the whole ``listing`` the pages come from (and a key naming
+        it): its facts are then gathered once for every listed contract and kept, so each later page of the
+        same listing at the same instant costs only its own rows."""
         if not contracts:
             return []
+        facts: _Facts | None = None
+        if listing is not None and listing_key is not None:
+            key = (
+                self.store.snapshot().generation, listing_key, pit.before_ns, pit.at_ns, pit.day,
+                opts.default_rate, opts.with_fmv,
+            )  # fmt: skip
+            facts = self._listing_facts.get_or_compute(key, lambda: self._facts(listing.to_pylist(), pit, opts))
+            if any(c["ticker"] not in facts.analytics for c in contracts):
+                facts = None
+        if facts is None:
+            facts = self._facts(contracts, pit, opts)
+        return [self._row(c, facts, opts) for c in contracts]
+
+    def _facts(self, contracts: list[dict[str, Any]], pit: PointInTime, opts: SnapshotOptions) -> _Facts:
+        """Everything a snapshot row says about each of ``contracts``, read and solved for all of them at once."""
         tickers = [c["ticker"] for c in contracts]
-        peers = self._smile_peers(contracts, pit) if opts.with_fmv else []
-        quotes = _by_ticker(
-            self.store.last_ticks("option_quotes", tickers + [p["ticker"] for p in peers], pit.before_ns)
-        )
+        quotes = _by_ticker(self.store.last_ticks("option_quotes", tickers, pit.before_ns))
         trades = _by_ticker(self.store.last_ticks("option_trades", tickers, pit.before_ns))
         oi = _by_ticker(self.store.open_interest_before(tickers, pit.before_ns))
         bars, prev_close = self.day_bars(tickers, pit)
         spot = {u: self.underlying_now(u, pit.before_ns) for u in {c["underlying_ticker"] for c in contracts}}
-        analytics = self._analytics(contracts, peers, quotes, pit, opts, spot)
+        analytics = self._analytics(contracts, quotes, pit, opts, spot)
+        by_ticker = {c["ticker"]: a for c, a in zip(contracts, analytics, strict=True)}
+        return _Facts(quotes, trades, oi, bars, prev_close, spot, by_ticker)
 
-        out = []
-        for c, a in zip(contracts, analytics, strict=True):
-            t = c["ticker"]
-            q, tr = quotes.get(t), trades.get(t)
-            s_price, s_time = spot[c["underlying_ticker"]]
-            premium = None
-            if q is not None and q["ask_price"] > 0:
-                premium = (q["bid_price"] + q["ask_price"]) / 2.0
-            elif tr is not None:
-                premium = float(tr["price"])
-            strike = float(c["strike_price"])
-            row: dict[str, Any] = {}
-            if premium is not None:
-                be = strike + premium if c["contract_type"] == "call" else strike - premium
-                row["break_even_price"] = _num(round(be, 6))
-            row["day"] = _day_object(bars.get(t), prev_close.get(t))
-            row["details"] = {
-                "contract_type": c["contract_type"],
-                "exercise_style": c["exercise_style"],
-                "expiration_date": c["expiration_date"].isoformat(),
-                "shares_per_contract": int(c["shares_per_contract"]),
-                "strike_price": _num(strike),
-                "ticker": t,
+    def _row(self, c: dict[str, Any], facts: _Facts, opts: SnapshotOptions) -> dict[str, Any]:
+        quotes, trades, oi, bars, prev_close, spot = (
+            facts.quotes,
+            facts.trades,
+            facts.oi,
+            facts.bars,
+            facts.prev_close,
+            facts.spot,
+        )
+        a = facts.analytics[c["ticker"]]
+        t = c["ticker"]
+        q, tr = quotes.get(t), trades.get(t)
+        s_price, s_time = spot[c["underlying_ticker"]]
+        premium = None
+        if q is not None and q["ask_price"] > 0:
+            premium = (q["bid_price"] + q["ask_price"]) / 2.0
+        elif tr is not None:
+            premium = float(tr["price"])
+        strike = float(c["strike_price"])
+        row: dict[str, Any] = {}
+        if premium is not None:
+            be = strike + premium if c["contract_type"] == "call" else strike - premium
+            row["break_even_price"] = _num(round(be, 6))
+        row["day"] = _day_object(bars.get(t), prev_close.get(t))
+        row["details"] = {
+            "contract_type": c["contract_type"],
+            "exercise_style": c["exercise_style"],
+            "expiration_date": c["expiration_date"].isoformat(),
+            "shares_per_contract": int(c["shares_per_contract"]),
+            "strike_price": _num(strike),
+            "ticker": t,
+        }
+        if "greeks" in a:
+            row["greeks"] = a["greeks"]
+            row["implied_volatility"] = a["iv"]
+        if opts.include_quotes and q is not None:
+            row["last_quote"] = _quote_object(q, opts.timeframe)
+        if tr is not None:
+            row["last_trade"] = {
+                "sip_timestamp": int(tr["sip_timestamp"]),
+                "conditions": [int(x) for x in (tr["conditions"] or [])],
+                "price": _num(tr["price"]),
+                "size": int(tr["size"]),
+                "exchange": None if tr["exchange"] is None else int(tr["exchange"]),
+                "timeframe": opts.timeframe,
             }
-            if "greeks" in a:
-                row["greeks"] = a["greeks"]
-                row["implied_volatility"] = a["iv"]
-            if opts.include_quotes and q is not None:
-                row["last_quote"] = _quote_object(q, opts.timeframe)
-            if tr is not None:
-                row["last_trade"] = {
-                    "sip_timestamp": int(tr["sip_timestamp"]),
-                    "conditions": [int(x) for x in (tr["conditions"] or [])],
-                    "price": _num(tr["price"]),
-                    "size": int(tr["size"]),
-                    "exchange": None if tr["exchange"] is None else int(tr["exchange"]),
-                    "timeframe": opts.timeframe,
-                }
-            if t in oi:
-                row["open_interest"] = int(oi[t]["open_interest"])
-            if np.isfinite(s_price):
-                ua: dict[str, Any] = {"ticker": c["underlying_ticker"], "price": _num(round(s_price, 6))}
-                if "break_even_price" in row:
-                    ua["change_to_break_even"] = _num(round(row["break_even_price"] - s_price, 6))
-                ua["last_updated"] = s_time
-                ua["timeframe"] = opts.timeframe
-                row["underlying_asset"] = ua
-            if "fmv" in a:
-                row["fmv"] = a["fmv"]
-                row["fmv_last_updated"] = a["fmv_last_updated"]
-            out.append({k: v for k, v in row.items() if v is not None})
-        return out
+        if t in oi:
+            row["open_interest"] = int(oi[t]["open_interest"])
+        if np.isfinite(s_price):
+            ua: dict[str, Any] = {"ticker": c["underlying_ticker"], "price": _num(round(s_price, 6))}
+            if "break_even_price" in row:
+                ua["change_to_break_even"] = _num(round(row["break_even_price"] - s_price, 6))
+            ua["last_updated"] = s_time
+            ua["timeframe"] = opts.timeframe
+            row["underlying_asset"] = ua
+        if "fmv" in a:
+            row["fmv"] = a["fmv"]
+            row["fmv_last_updated"] = a["fmv_last_updated"]
+        return {k: v for k, v in row.items() if v is not None}
 
-    def _smile_peers(self, contracts: list[dict[str, Any]], pit: PointInTime) -> list[dict[str, Any]]:
-        """Every standard contract listed on the day with an expiration (and underlying) of the page."""
+    def _smile(
+        self,
+        key: tuple[str, dt.date],
+        page: list[dict[str, Any]],
+        pit: PointInTime,
+        opts: SnapshotOptions,
+        known: dict[str, dict],
+        asked: set[str],
+    ) -> tuple[np.ndarray | None, int | None]:
+        """The smile fitted to every standard contract of one (underlying, expiry) listed on the day, and the
+        newest quote it used. It does not depend on the page asking, so it is computed once per instant and
+        generation: paging through a chain at one ``as_of`` fits each expiry once."""
         from .reference import ContractQuery
 
-        page = {c["ticker"] for c in contracts}
-        out: list[dict[str, Any]] = []
-        for und, exp in {(c["underlying_ticker"], c["expiration_date"]) for c in contracts}:
-            listed = self.reference.contracts_on(
-                pit.day, ContractQuery(underlying=und, expiration_lo=exp, expiration_hi=exp, expired=None)
-            )
-            out += [p for p in listed.to_pylist() if p["ticker"] not in page and int(p["shares_per_contract"]) == 100]
-        return out
+        und, exp = key
+        listed = self.reference.contracts_on(
+            pit.day, ContractQuery(underlying=und, expiration_lo=exp, expiration_hi=exp, expired=None)
+        )
+        names = set(listed["ticker"].to_pylist())
+        # A page contract not listed that day (rare) joins the fit, and keys the cache entry.
+        extra = sorted(
+            (
+                c
+                for c in page
+                if c["underlying_ticker"] == und
+                and c["expiration_date"] == exp
+                and c["ticker"] not in names
+                and int(c["shares_per_contract"]) == 100
+            ),
+            key=lambda c: c["ticker"],
+        )
+        ck = (
+            "smile", self.store.snapshot().generation, und, exp, pit.before_ns, pit.at_ns, opts.default_rate,
+            tuple(c["ticker"] for c in extra),
+        )  # fmt: skip
+
+        def fit() -> tuple[np.ndarray | None, int | None]:
+            rows = [p for p in listed.to_pylist() if int(p["shares_per_contract"]) == 100] + extra
+            rows.sort(key=lambda c: c["ticker"])
+            # Quotes the caller already read are reused; only the rest of the expiry is read here.
+            missing = [c["ticker"] for c in rows if c["ticker"] not in asked]
+            quotes = {t: known[t] for t in (c["ticker"] for c in rows) if t in asked and t in known}
+            if missing:
+                quotes |= _by_ticker(self.store.last_ticks("option_quotes", missing, pit.before_ns))
+            live = [c for c in rows if _quotable(quotes.get(c["ticker"])) and self.expiration_ns(exp) > pit.at_ns]
+            if not live:
+                return None, None
+            updated = max(int(quotes[c["ticker"]]["sip_timestamp"]) for c in live)
+            if len(live) < 3:
+                return None, updated
+            solved = self._solve(live, quotes, pit, opts)
+            members = np.arange(len(live), dtype=np.int64)
+            return _smile_fit(solved, members, quotes, [c["ticker"] for c in live]), updated
+
+        return self.reference.cache.get_or_compute(ck, fit)
 
     def _analytics(
         self,
         contracts: list[dict[str, Any]],
-        peers: list[dict[str, Any]],
         quotes: dict[str, dict],
         pit: PointInTime,
         opts: SnapshotOptions,
@@ -231,24 +325,26 @@ class OptionSnapshots:
     ) -> list[dict[str, Any]]:
         """Per page contract: IV and greeks (when solvable) and the FMV from the smoothed smile."""
         result: list[dict[str, Any]] = [{} for _ in contracts]
-        rows = [c for c in contracts + peers if _quotable(quotes.get(c["ticker"]))]
-        live = [c for c in rows if self.expiration_ns(c["expiration_date"]) > pit.at_ns]
-        if not live:
-            return result
-        solved = self._solve(live, quotes, pit, opts)
-        index = {c["ticker"]: j for j, c in enumerate(live)}
-        for i, c in enumerate(contracts):
-            j = index.get(c["ticker"])
-            if j is not None and solved.ok[j]:
-                result[i]["iv"] = float(solved.iv[j])
-                result[i]["greeks"] = {
-                    "delta": float(solved.delta[j]),
-                    "gamma": float(solved.gamma[j]),
-                    "theta": float(solved.theta[j]),
-                    "vega": float(solved.vega[j]),
-                }
+        live = [
+            c
+            for c in contracts
+            if _quotable(quotes.get(c["ticker"])) and self.expiration_ns(c["expiration_date"]) > pit.at_ns
+        ]
+        if live:
+            solved = self._solve(live, quotes, pit, opts)
+            index = {c["ticker"]: j for j, c in enumerate(live)}
+            for i, c in enumerate(contracts):
+                j = index.get(c["ticker"])
+                if j is not None and solved.ok[j]:
+                    result[i]["iv"] = float(solved.iv[j])
+                    result[i]["greeks"] = {
+                        "delta": float(solved.delta[j]),
+                        "gamma": float(solved.gamma[j]),
+                        "theta": float(solved.theta[j]),
+                        "vega": float(solved.vega[j]),
+                    }
         if opts.with_fmv:
-            self._fmv(contracts, live, solved, quotes, pit, opts, spot_now, result)
+            self._fmv(contracts, quotes, pit, opts, spot_now, result)
         return result
 
     def _solve(
@@ -280,59 +376,64 @@ class OptionSnapshots:
     def _fmv(
         self,
         contracts: list[dict[str, Any]],
-        live: list[dict[str, Any]],
-        solved: Solved,
         quotes: dict[str, dict],
         pit: PointInTime,
         opts: SnapshotOptions,
         spot_now: dict[str, tuple[float, int | None]],
         result: list[dict[str, Any]],
     ) -> None:
-        """Fit total variance per (underlying, expiry) as a weighted quadratic in log-moneyness."""
-        groups: dict[tuple[str, dt.date], list[int]] = {}
-        for j, c in enumerate(live):
-            if int(c["shares_per_contract"]) == 100:
-                groups.setdefault((c["underlying_ticker"], c["expiration_date"]), []).append(j)
-        fits: dict[tuple[str, dt.date], np.ndarray | None] = {}
-        for key, members in groups.items():
-            idx = np.array(members, dtype=np.int64)
-            fits[key] = _smile_fit(solved, idx, quotes, [live[j]["ticker"] for j in idx]) if len(idx) >= 3 else None
-        updated = {key: max(int(quotes[live[j]["ticker"]]["sip_timestamp"]) for j in js) for key, js in groups.items()}
+        """The model value of each page contract from its expiry's smile (total variance fitted as a weighted
+        quadratic in log-moneyness), priced in one vectorised call."""
+        keys = {(c["underlying_ticker"], c["expiration_date"]) for c in contracts}
+        asked = {c["ticker"] for c in contracts}
+        smiles = {key: self._smile(key, contracts, pit, opts, quotes, asked) for key in keys}
         terms: dict[tuple[str, dt.date], tuple[float, float, float]] = {}
-        for key in fits:
+        for key, (fit, _) in smiles.items():
+            if fit is None:
+                continue
             t_now = (self.expiration_ns(key[1]) - pit.at_ns) / YEAR_NS
             rate = float(
                 self.reference.risk_free_rates(pit.day, np.array([max(t_now, 0) * 365.0]), opts.default_rate)[0]
             )
             terms[key] = (t_now, rate, self.reference.dividend_yield(key[0], pit.day))
         todo: list[int] = []
-        inputs: list[tuple[float, float, float, float, float, float, bool]] = []
+        inputs: list[tuple[float, float, float, float, float, bool]] = []
+        coefs: list[np.ndarray] = []
         for i, c in enumerate(contracts):
             key = (c["underlying_ticker"], c["expiration_date"])
-            fit = fits.get(key)
+            fit = smiles[key][0]
             s_now, _ = spot_now[c["underlying_ticker"]]
             if fit is None or not np.isfinite(s_now):
                 continue
             t_now, rate, q_yield = terms[key]
             if t_now <= 0:
                 continue
-            s_eff = s_now * _deliverable_factor(c)
-            strike = float(c["strike_price"])
-            var = float(np.polyval(fit, np.log(strike / (s_eff * np.exp((rate - q_yield) * t_now)))))
-            if not np.isfinite(var) or var <= 0:
-                continue
             todo.append(i)
-            inputs.append((s_eff, strike, t_now, rate, q_yield, float(np.sqrt(var)), c["contract_type"] == "call"))
+            coefs.append(fit)
+            s_eff = s_now * _deliverable_factor(c)
+            inputs.append((s_eff, float(c["strike_price"]), t_now, rate, q_yield, c["contract_type"] == "call"))
         if not todo:
             return
-        s_, k_, t_, r_, q_, sig, call = (np.array(col) for col in zip(*inputs, strict=True))
+        s_, k_, t_, r_, q_, call = (np.array(col) for col in zip(*inputs, strict=True))
+        # Each contract's fitted polynomial at its log-moneyness, by Horner's rule like ``np.polyval`` (a
+        # degree-1 fit has a leading zero, which leaves the result bit for bit the same).
+        abc = np.array([np.concatenate((np.zeros(3 - len(f)), f)) for f in coefs])
+        a, b, c_ = abc[:, 0], abc[:, 1], abc[:, 2]
+        x = np.log(k_ / (s_ * np.exp((r_ - q_) * t_)))
+        var = (a * x + b) * x + c_
+        good = np.isfinite(var) & (var > 0)
+        todo = [i for i, g in zip(todo, good.tolist(), strict=True) if g]
+        if not todo:
+            return
+        s_, k_, t_, r_, q_, call = s_[good], k_[good], t_[good], r_[good], q_[good], call[good]
+        sig = np.sqrt(var[good])
         prices = bsm_price(s_, k_, t_, r_, q_, sig, call)  # one vectorised call for the page
         for i, price in zip(todo, prices.tolist(), strict=True):
             if np.isfinite(price):
                 result[i]["fmv"] = _num(round(price, 4))
-                result[i]["fmv_last_updated"] = updated[
+                result[i]["fmv_last_updated"] = smiles[
                     (contracts[i]["underlying_ticker"], contracts[i]["expiration_date"])
-                ]
+                ][1]
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Without ``as_of`` an answer describes the caller's horizon (now, or 15 minutes ago on delayed
 plans). ``as_of`` as an RFC 3339 or integer timestamp means that instant (rows at or before it);
 a bare date D means just before D's 09:30 ET open, so a morning decision cannot see D's session.
-An ``as_of`` is never allowed past the caller's horizon.
+An ``as_of`` is never allowed past the caller's horizon: a later one, in any spelling, describes the horizon.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ def now_view(horizon_ns: int) -> PointInTime:
 
 
 def at_date(day: dt.date, horizon_ns: int) -> PointInTime:
-    return PointInTime(min(et_ns(day, 9, 30), horizon_ns + 1), day, True)
+    opens = et_ns(day, 9, 30)
+    if opens > horizon_ns + 1:
+        return PointInTime(horizon_ns + 1, et_date(horizon_ns), True)
+    return PointInTime(opens, day, True)
 
 
 def at_instant(ns: int, horizon_ns: int) -> PointInTime:

@@ -88,6 +88,17 @@ class ReferenceData:
         key = ("contracts_on", *self._generation("option_contracts"), day, query)
         return self.cache.get_or_compute(key, lambda: self._contracts_on(day, query))
 
+    def contracts_on_sorted(self, day: dt.date, query: ContractQuery, sort: str, descending: bool) -> pa.Table:
+        """``contracts_on`` sorted by (``sort``, ticker) in one direction (cached: pages of a listing share it)."""
+        key = ("contracts_on_sorted", *self._generation("option_contracts"), day, query, sort, descending)
+
+        def build() -> pa.Table:
+            order = "descending" if descending else "ascending"
+            keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
+            return self.contracts_on(day, query).sort_by(keys)
+
+        return self.cache.get_or_compute(key, build)
+
     def _contracts_on(self, day: dt.date, query: ContractQuery) -> pa.Table:
         t = self.contract_intervals()
         if t.num_rows == 0:

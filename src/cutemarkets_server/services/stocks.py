@@ -15,6 +15,7 @@ A snapshot describes one instant (the caller's horizon) and uses only rows befor
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -446,6 +447,13 @@ def _utc_text(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=65_536)
+def _et_day_of_hour(hour: int) -> dt.date:
+    """The Eastern Time date of the UTC hour ``hour`` (hours since the epoch); cached, since bar windows
+    revisit the same hours request after request."""
+    return et_date(hour * 3_600_000_000_000)
+
+
 def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: int) -> list[str | None]:
     """The session label (``premarket``/``regular``/``after_hours``) of each window [start, start + width)
     that lies inside one session; None for windows that straddle a session boundary or lie outside one."""
@@ -454,9 +462,7 @@ def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: i
         return []
     ends = starts + width_ns - 1
     hour = 3_600_000_000_000
-    day_of_hour: dict[int, dt.date] = {}
-    for h in np.unique(np.concatenate([starts // hour, ends // hour])).tolist():
-        day_of_hour[h] = et_date(h * hour)
+    day_of_hour = {h: _et_day_of_hour(h) for h in np.unique(np.concatenate([starts // hour, ends // hour])).tolist()}
     bounds: dict[dt.date, tuple[int, int, int, int] | None] = {}
     for d in set(day_of_hour.values()):
         if calendar.is_session(d):

@@ -25,12 +25,20 @@ from ..ingest.pipeline import DERIVED_BARS, Ingestor
 from ..store.lake import Lake
 from .chain import Contract
 from .day import DayOutcome, DayTask, run_day
+from .daybars import daily_bar, daily_bars_table
 from .options import ChainDay
 from .plan import MarketPlan, plan_market, resolve_end
 from .profiles import get_profile
 from .report import BuildReport, DatasetStats
 from .surface import expiry_ns
-from .writers import OpenInterestBook, Recorder, market_meta, write_daily_bars, write_reference
+from .writers import (
+    OpenInterestBook,
+    Recorder,
+    market_meta,
+    stock_trades_per_day,
+    write_daily_bars,
+    write_reference,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -57,16 +65,26 @@ def _chain_day(underlying: str, contracts: list[Contract], expiries: dict[dt.dat
 def _day_tasks(plan: MarketPlan, data_dir: Path) -> Iterator[DayTask]:
     expiries: dict[dt.date, int] = {}
     for day in plan.tick_days:
+        stocks = plan.ticking(plan.stocks, day)
+        others = [s for s in plan.stocks if s not in stocks]
         yield DayTask(
             data_dir=str(data_dir),
             seed=plan.seed,
             profile=plan.profile.name,
             day=day,
             source=plan.source,
-            stocks=[plan.skeletons[s.ticker].day(day) for s in plan.stocks],
-            stock_tickers=[s.ticker for s in plan.stocks],
-            chains=[_chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries) for u in plan.underlyings],
+            stocks=[plan.skeletons[s.ticker].day(day) for s in stocks],
+            stock_tickers=[s.ticker for s in stocks],
+            chains=[
+                _chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries)
+                for u in plan.ticking(plan.underlyings, day)
+            ],
             curve=plan.curves[day],
+            other_day_bars=daily_bars_table(
+                [daily_bar(plan.seed, s, plan.skeletons[s.ticker], day, stock_trades_per_day(plan, s)) for s in others]
+            )
+            if others
+            else None,
         )
 
 

@@ -3,6 +3,10 @@
 A :class:`DayTask` carries everything the day depends on (skeleton anchors, listed contracts, the rate
 curve), so :func:`run_day` can run in any process; it writes through the ingest pipeline and returns the
 partitions written and the option volume per contract (for open interest).
+
+On a session where only some tickers tick (the focus window before the full tick window), the task also
+carries the daily bars of the other stocks; the day's stock bars are then derived from the trades of the
+ticking ones and stored together with those daily bars.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..ingest.pipeline import Ingestor
+from ..ingest.pipeline import Ingestor, bars_from_trades
 from ..market.calendar import xnys
-from ..store.lake import Lake, Partition
+from ..store.lake import Lake, Partition, conform
 from ..store.schemas import dataset
 from .intraday import second_path
 from .options import ChainDay, Market, option_day
@@ -39,6 +43,7 @@ class DayTask:
     stock_tickers: list[str]
     chains: list[ChainDay]
     curve: RateCurve
+    other_day_bars: pa.Table | None = None  # daily bars of the stocks without ticks on this day
 
 
 @dataclass
@@ -106,6 +111,7 @@ def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
             market,
             profile.option_quotes_per_day * sp.micro.option_activity,
             profile.option_trades_per_day * sp.micro.option_activity,
+            profile.fast_sweeps if chain.underlying in profile.focus else 0.0,
         )
         out["option_quotes"].append(od.quotes)
         out["option_trades"].append(od.trades)
@@ -118,9 +124,18 @@ def run_day(task: DayTask) -> DayOutcome:
     tables, volumes = generate_day(task)
     ingestor = _ingestor(task.data_dir)
     outcome = DayOutcome(task.day, volumes=volumes)
+    results = []
     for name, table in tables.items():
-        for result in ingestor.write_day(name, task.day, table, source=task.source):
-            if result.partition is not None:
-                outcome.partitions.append(result.partition)
-            outcome.quarantined += result.rows_quarantined
+        partial = name == "stock_trades" and task.other_day_bars is not None
+        results += ingestor.write_day(name, task.day, table, source=task.source, derive_bars=not partial)
+        if partial:
+            assert task.other_day_bars is not None
+            minute, daily = bars_from_trades("stocks", task.day, table)
+            daily = pa.concat_tables([daily, conform(dataset("stock_day_aggs"), task.other_day_bars)])
+            results += ingestor.write_day("stock_minute_aggs", task.day, minute, source=task.source)
+            results += ingestor.write_day("stock_day_aggs", task.day, daily.sort_by("ticker"), source=task.source)
+    for result in results:
+        if result.partition is not None:
+            outcome.partitions.append(result.partition)
+        outcome.quarantined += result.rows_quarantined
     return outcome

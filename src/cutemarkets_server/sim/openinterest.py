@@ -1,9 +1,10 @@
 """Open interest: reported each morning (06:30 ET) for the previous session's close.
 
 The first tick session starts from a model level (larger near the money, in front months and for
-contracts listed long ago); afterwards each contract's open interest moves with the volume it traded
-(part of the volume opens positions, part closes them). Newly listed contracts start at zero, and an
-adjusted contract carries the open interest of the contract it replaced.
+contracts listed long ago); afterwards each contract's open interest moves with the volume it traded:
+part of the volume opens positions, part closes them - mostly opening while expiry is far, mostly
+closing in the last days - so the change never exceeds the volume. Newly listed contracts start at
+zero, and an adjusted contract carries the open interest of the contract it replaced.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
+from ..market.occ import parse_option_symbol
 from ..market.timestamps import et_ns
 from .chain import Contract
 from .seeds import Stream, rng_for
 from .skeleton import Skeleton
 from .universe import TickerSpec
 
-BASE_OPEN_INTEREST = 9_000.0
+BASE_OPEN_INTEREST = 30_000.0
 
 
 def initial_open_interest(
@@ -47,13 +49,24 @@ def initial_open_interest(
     return {c.ticker: int(v) for c, v in zip(contracts, np.round(oi), strict=True)}
 
 
+def _opening_beta(days_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beta parameters of the opening share (``2 * beta - 1`` of the volume opens positions, net) by the
+    calendar days left to expiry: net opening (+0.6) far out, still opening (+0.3) within ten days, net
+    closing (-0.1) in the last two days."""
+    a = np.where(days_left >= 10, 4.5, np.where(days_left >= 3, 3.0, 1.8))
+    b = np.where(days_left >= 10, 1.0, np.where(days_left >= 3, 1.5, 2.2))
+    return a, b
+
+
 def roll_open_interest(
     seed: int, spec: TickerSpec, day: dt.date, start: dict[str, int], volumes: dict[str, float]
 ) -> dict[str, int]:
     """Open interest at the close of ``day`` from the morning's figures and the day's volume."""
     tickers = sorted(start)
     rng = rng_for(seed, spec.index, day, Stream.OPEN_INTEREST)
-    share = 2.0 * rng.beta(2.4, 1.8, len(tickers)) - 1.0
+    days_left = np.array([(parse_option_symbol(t).expiration - day).days for t in tickers], dtype=np.float64)
+    a, b = _opening_beta(days_left)
+    share = 2.0 * rng.beta(a, b) - 1.0 if tickers else np.zeros(0)
     return {t: max(0, start[t] + round(volumes.get(t, 0.0) * s)) for t, s in zip(tickers, share.tolist(), strict=True)}
 
 

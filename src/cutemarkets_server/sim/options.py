@@ -59,6 +59,12 @@ NICKEL_FROM = 3.0
 OPENING_ROTATION_NS = 3 * NS_PER_S
 SWEEP_SENT = 0.3  # typical share of re-pricings that move a contract's quote (sets the sweep rate)
 SWEEP_SPREAD_NS = 20 * NS_PER_MS
+TENOR_DECAY = 1.1  # an expiration's volume share ~ (TENOR_DECAY_DAYS + days to expiry) ** -TENOR_DECAY
+TENOR_DECAY_DAYS = 0.3
+MINUTE_FLOOR_DAYS = 60.0  # in expirations this close to expiry (with fine sweeps), re-price at least once a
+MINUTE_FLOOR_Z = 0.6  # minute the contracts within this many standard deviations of the day's price range,
+MINUTE_FLOOR_MONEYNESS = 0.02  # (and within 2% of it),
+FAST_Z = 0.35  # and those within this many also in the fast sweeps
 
 
 @dataclass
@@ -117,20 +123,50 @@ def _session_times(rng: np.random.Generator, n: int, hours: SessionHours, start_
     return start_ns + (u * usable).astype(np.int64)
 
 
-def _trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
-    """Relative trade intensity per contract from moneyness and time to expiry at the open."""
+def _open_z(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
+    """Standardised moneyness ``ln(K / S) / (atm * sqrt(T))`` of each contract at the open."""
     t = year_fraction(hours.open_ns, chain.expiry_ns)
     spot = market.spot(np.array([hours.open_ns]))[0] * chain.deliverable
     atm = atm_vol(market.params, market.variance, t)
-    z = np.log(chain.strike / spot) / (atm * np.sqrt(t))
-    days = t * 365.0
-    return 0.002 + np.exp(-0.5 * (z / 0.9) ** 2) * (1.0 + 6.0 / (1.0 + days))
+    return np.log(chain.strike / spot) / (atm * np.sqrt(t))
+
+
+def _range_distance(chain: ChainDay, market: Market, hours: SessionHours) -> tuple[np.ndarray, np.ndarray]:
+    """How far each strike lies from the underlying's regular-session range: in log moneyness and in
+    standard deviations (0 for strikes the underlying crossed during the session)."""
+    regular = (market.under_ts >= hours.open_ns) & (market.under_ts < hours.close_ns)
+    mids = market.under_mid[regular] if regular.any() else market.spot(np.array([hours.open_ns]))
+    lo, hi = float(mids.min()) * chain.deliverable, float(mids.max()) * chain.deliverable
+    dist = np.maximum(0.0, np.maximum(np.log(chain.strike / hi), np.log(lo / chain.strike)))
+    t = year_fraction(hours.open_ns, chain.expiry_ns)
+    return dist, dist / (atm_vol(market.params, market.variance, t) * np.sqrt(t))
+
+
+def _trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
+    """Relative trade intensity per contract: an expiration's share of the volume falls with its time to
+    expiry (same-day expirations carry about half of an index ETF's volume), and within an expiration
+    volume concentrates near the money in standardised moneyness."""
+    t = year_fraction(hours.open_ns, chain.expiry_ns)
+    z = _open_z(chain, market, hours)
+    kernel = np.exp(-0.5 * (z / 0.9) ** 2) + 0.004
+    _, group_of = np.unique(chain.expiry_ns, return_inverse=True)
+    per_expiry = np.bincount(group_of, weights=kernel)
+    tenor = (TENOR_DECAY_DAYS + t * 365.0) ** -TENOR_DECAY
+    return tenor * kernel / per_expiry[group_of]
 
 
 def _sorted_events(cidx: np.ndarray, offsets: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
     """Sort events by (contract, time), making times strictly increasing within each contract."""
     key = strictly_increasing(np.sort(cidx.astype(np.int64) * span + offsets))
     return key // span, key % span
+
+
+def _minute_sweeps(rng: np.random.Generator, hours: SessionHours) -> np.ndarray:
+    """One re-pricing in each minute of the session after the opening rotation (offsets from the open)."""
+    starts = np.arange(0, hours.close_ns - hours.open_ns, 60 * NS_PER_S, dtype=np.int64)
+    jitter = rng.integers(0, 2 * NS_PER_S, len(starts))
+    at = np.maximum(starts + jitter, OPENING_ROTATION_NS)
+    return at[at < hours.close_ns - hours.open_ns - 50 * NS_PER_MS - SWEEP_SPREAD_NS]
 
 
 def _expiration_quotes(
@@ -142,19 +178,28 @@ def _expiration_quotes(
     members: np.ndarray,
     sweep_rate: float,
     spread_factor: np.ndarray,
+    fine: tuple[np.ndarray, np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Quotes sent for one expiration (contract index, time, bid, ask), sorted by contract and time.
 
     The expiration is re-priced as a whole once in the opening rotation, then in Poisson sweeps, each a
-    burst over a few milliseconds; a contract's new quote is sent only when its model value has left
-    the bid-ask it shows.
+    burst over a few milliseconds. ``fine`` = (minute members, fast members, fast rate) adds a re-pricing
+    of the first in every minute and of the second in Poisson sweeps at the fast rate. A contract's new
+    quote is sent only when its model value has left the bid-ask it shows.
     """
     span = hours.close_ns - hours.open_ns + 1
     sweeps = 1 + rng.poisson(sweep_rate)
     sweep_at = _session_times(rng, sweeps, hours, OPENING_ROTATION_NS)
     sweep_at[0] = rng.integers(0, OPENING_ROTATION_NS - SWEEP_SPREAD_NS)
-    cidx = np.tile(members, sweeps)
-    offsets = np.repeat(sweep_at, len(members)) + rng.integers(0, SWEEP_SPREAD_NS, len(cidx))
+    cidx_parts, offset_parts = [np.tile(members, sweeps)], [np.repeat(sweep_at, len(members))]
+    if fine is not None:
+        minute, fast, fast_rate = fine
+        minute_at = _minute_sweeps(rng, hours)
+        fast_at = _session_times(rng, rng.poisson(fast_rate), hours, OPENING_ROTATION_NS)
+        cidx_parts += [np.tile(minute, len(minute_at)), np.tile(fast, len(fast_at))]
+        offset_parts += [np.repeat(minute_at, len(minute)), np.repeat(fast_at, len(fast))]
+    cidx = np.concatenate(cidx_parts)
+    offsets = np.concatenate(offset_parts) + rng.integers(0, SWEEP_SPREAD_NS, len(cidx))
     cidx, offsets = _sorted_events(cidx, offsets, span)
     ts = hours.open_ns + offsets
     model, bid, ask = _nbbo(spec, chain, market, cidx, ts, spread_factor)
@@ -184,6 +229,7 @@ def option_day(
     market: Market,
     quotes_per_day: float,
     trades_per_day: float,
+    fast_sweeps: float = 0.0,
 ) -> OptionDay:
     """Quotes and trades of one underlying's chain for one session.
 
@@ -193,6 +239,11 @@ def option_day(
     values of one instant - the chain is coherent across strikes. Tight, fast-moving contracts near the
     money and near expiry re-quote most; cheap far wings rarely. Expirations are generated one at a
     time to bound memory.
+
+    With ``fast_sweeps`` (fast sweeps per session of an expiration one day out), every expiration within
+    :data:`MINUTE_FLOOR_DAYS` is also re-priced once a minute, and its contracts near the money in extra
+    sweeps whose rate grows as expiry nears (thousands a session on the same day). Trading activity
+    rises with the day's variance.
     """
     n_contracts = len(chain)
     if n_contracts == 0:
@@ -208,12 +259,18 @@ def option_day(
     days = np.maximum((groups - hours.open_ns) / NS_PER_DAY, 0.0)
     tenor_weight = 1.0 / np.sqrt(1.0 + days / 2.0)
     sweep_rate = quotes_per_day * scale / SWEEP_SENT * tenor_weight / np.sum(tenor_weight * group_size)
-    parts = [
-        _expiration_quotes(
-            quote_rng, spec, chain, market, hours, np.flatnonzero(group_of == g), sweep_rate[g], spread_factor
+    moneyness, z = _range_distance(chain, market, hours)
+    parts = []
+    for g in range(len(groups)):
+        members = np.flatnonzero(group_of == g)
+        fine = None
+        if fast_sweeps > 0 and days[g] <= MINUTE_FLOOR_DAYS:
+            rate = fast_sweeps * scale / (0.05 + days[g])
+            floor = (z[members] <= MINUTE_FLOOR_Z) & (moneyness[members] <= MINUTE_FLOOR_MONEYNESS)
+            fine = (members[floor], members[z[members] <= FAST_Z], rate)
+        parts.append(
+            _expiration_quotes(quote_rng, spec, chain, market, hours, members, sweep_rate[g], spread_factor, fine)
         )
-        for g in range(len(groups))
-    ]
     q_cidx, q_ts, bid, ask = (np.concatenate(col) for col in zip(*parts, strict=True))
     order = np.argsort(q_cidx * span + (q_ts - hours.open_ns), kind="stable")
     q_cidx, q_ts, bid, ask = q_cidx[order], q_ts[order], bid[order], ask[order]
@@ -231,7 +288,10 @@ def option_day(
             "sequence_number": _feed_sequence(quote_rng, q_ts),
         }
     )
-    trades, volume = _trades(trade_rng, chain, hours, scale, w_trade, trades_per_day, span, q_cidx, q_ts, bid, ask)
+    activity = float(np.clip(np.sqrt(market.variance / market.params.long_run_var), 0.6, 2.5))
+    trades, volume = _trades(
+        trade_rng, chain, hours, scale * activity, w_trade, trades_per_day, span, q_cidx, q_ts, bid, ask
+    )
     return OptionDay(quotes, trades, volume)
 
 
@@ -282,6 +342,14 @@ def _quote_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.clip(rng.lognormal(np.log(35.0), 1.1, n), 1, 5_000).astype(np.int64)
 
 
+def _trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Contracts per print: mostly small orders (median 3), a Pareto tail of larger and block trades
+    (mean about 10, rare prints of thousands)."""
+    small = np.minimum(rng.geometric(0.4, n), 10)
+    large = np.floor(5.0 * (1.0 - rng.random(n)) ** (-1.0 / 1.12))
+    return np.where(rng.random(n) < 0.7, small, np.minimum(large, 5_000)).astype(np.int64)
+
+
 def _feed_sequence(rng: np.random.Generator, ts: np.ndarray) -> np.ndarray:
     """Sequence numbers in time order across the underlying's feed (increasing per contract)."""
     order = np.argsort(ts, kind="stable")
@@ -318,7 +386,7 @@ def _trades(
     side = rng.random(n)
     inside_c = b_c + rng.integers(0, a_c - b_c + 1)
     price_c = np.where(side < 0.38, b_c, np.where(side < 0.76, a_c, inside_c))
-    size = np.minimum(np.floor((1.0 - rng.random(n)) ** (-1.0 / 1.15)), 2_500).astype(np.int64)
+    size = _trade_sizes(rng, n)
     conditions = pa.ListArray.from_arrays(
         pa.array(np.arange(n + 1, dtype=np.int32)), pa.array(_weighted(rng, TRADE_CONDITION_WEIGHTS, n))
     )

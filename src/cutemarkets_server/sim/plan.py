@@ -38,8 +38,9 @@ class MarketPlan:
     profile: Profile
     seed: int
     end: dt.date
-    tick_days: list[dt.date]
-    daily_days: list[dt.date]
+    tick_days: list[dt.date]  # sessions with any tick (the focus window when it is longer)
+    full_days: list[dt.date]  # the last sessions, with ticks of every ticker
+    daily_days: list[dt.date]  # sessions before the tick days (daily bars only)
     first_day: dt.date  # first day with any record (ticker reference, listings, bars)
     split_day: dt.date
     name_change_day: dt.date
@@ -53,18 +54,34 @@ class MarketPlan:
     def source(self) -> str:
         return f"sim:{self.profile.name}:seed={self.seed}"
 
+    def is_full(self, day: dt.date) -> bool:
+        return day >= self.full_days[0]
+
+    def first_tick_day(self, ticker: str) -> dt.date:
+        """First session with ticks of ``ticker`` (and its options)."""
+        return self.tick_days[0] if ticker in self.profile.focus else self.full_days[0]
+
+    def ticking(self, specs: list[TickerSpec], day: dt.date) -> list[TickerSpec]:
+        """The tickers of ``specs`` with ticks on ``day``."""
+        return [s for s in specs if day >= self.first_tick_day(s.ticker)]
+
 
 def plan_market(seed: int, end: dt.date, profile: Profile) -> MarketPlan:
     cal = xnys()
-    tick_days = cal.last_sessions(end, profile.tick_sessions)
+    tick_days = cal.last_sessions(end, profile.window)
+    full_days = tick_days[-profile.tick_sessions :]
     before = cal.previous_session(tick_days[0])
     assert before is not None
     daily_days = cal.last_sessions(before, profile.daily_sessions) if profile.daily_sessions else []
-    split_day = tick_days[min(profile.split.offset, len(tick_days) - 1)]
-    name_change_day = tick_days[min(profile.name_change.offset, len(tick_days) - 1)]
+    split_day = full_days[min(profile.split.offset, len(full_days) - 1)]
+    name_change_day = full_days[min(profile.name_change.offset, len(full_days) - 1)]
     stocks = [spec(t) for t in profile.stocks]
     underlyings = [spec(t) for t in profile.option_underlyings]
-    listings = [e.list_date for s in underlyings for e in expirations(s, profile.chain, tick_days[0], end)]
+
+    def first_tick(ticker: str) -> dt.date:
+        return tick_days[0] if ticker in profile.focus else full_days[0]
+
+    listings = [e.list_date for s in underlyings for e in expirations(s, profile.chain, first_tick(s.ticker), end)]
     first_day = min([tick_days[0], *daily_days[:1], *listings])
     start = cal.previous_session(first_day)
     assert start is not None
@@ -83,12 +100,13 @@ def plan_market(seed: int, end: dt.date, profile: Profile) -> MarketPlan:
     chain = ChainPlan()
     for s in underlyings:
         split = (profile.split, split_day) if s.ticker == profile.split.ticker else None
-        chain.add(build_chain(s, profile.chain, skeletons[s.ticker], tick_days[0], end, split))
+        chain.add(build_chain(s, profile.chain, skeletons[s.ticker], first_tick(s.ticker), end, split))
     return MarketPlan(
         profile=profile,
         seed=seed,
         end=end,
         tick_days=tick_days,
+        full_days=full_days,
         daily_days=daily_days,
         first_day=first_day,
         split_day=split_day,

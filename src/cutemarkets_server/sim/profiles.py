@@ -1,9 +1,12 @@
 """Build profiles: which tickers, how many sessions, how dense the ticks and the option chains are.
 
-* ``default`` - seven underlyings, 30 tick sessions and a year of daily bars (about a minute to build).
+* ``default`` - seven underlyings with 30 tick sessions; SPY and QQQ (the focus underlyings) with 126 tick
+  sessions, option quotes re-priced at least once a minute near the money and thousands of times a session
+  at the money on the same day; a year (252 sessions) of daily bars.
 * ``test`` - a few tickers, 8 tick sessions, 80 daily sessions and a few hundred contracts (seconds).
 * ``history`` - SPY alone over 300 tick sessions, lighter per day (benchmarks of growth with history).
-* ``tiny`` - the smallest market that still holds every feature (for build-determinism checks).
+* ``tiny`` - the smallest market that still holds every feature, the longer focus window included (for
+  build-determinism checks).
 * ``bench`` - SPY with thousands of contracts and over 20 million option quotes over a month, for benchmarks.
 
 Message rates are per full regular session for a ticker of unit activity (see ``universe.Microstructure``);
@@ -58,6 +61,14 @@ class Profile:
     option_trades_per_day: int
     chain: ChainShape
     workers: int = 2
+    focus: tuple[str, ...] = ()  # option underlyings with the longer quote window and the fine quote sweeps
+    quote_sessions: int = 0  # tick sessions of the focus underlyings (at least ``tick_sessions``)
+    fast_sweeps: float = 0.0  # near-money sweeps per session of a focus expiration one day out (0: none)
+
+    @property
+    def window(self) -> int:
+        """Sessions with any tick: the focus window, or the tick window when it is longer."""
+        return max(self.tick_sessions, self.quote_sessions)
 
 
 PROFILES: dict[str, Profile] = {
@@ -68,14 +79,17 @@ PROFILES: dict[str, Profile] = {
             stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
             option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
             tick_sessions=30,
-            daily_sessions=252,
+            daily_sessions=126,
             split=SplitPlan("NVDA", offset=8),
             name_change=NameChange("QQQ", offset=18, new_name="Invesco QQQ ETF"),
             stock_quotes_per_day=22_000,
             stock_trades_per_day=14_000,
-            option_quotes_per_day=120_000,
-            option_trades_per_day=6_000,
+            option_quotes_per_day=30_000,
+            option_trades_per_day=36_000,
             chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
+            focus=("SPY", "QQQ"),
+            quote_sessions=126,
+            fast_sweeps=600.0,
         ),
         Profile(
             name="test",
@@ -88,9 +102,11 @@ PROFILES: dict[str, Profile] = {
             stock_quotes_per_day=6_000,
             stock_trades_per_day=4_000,
             option_quotes_per_day=25_000,
-            option_trades_per_day=1_500,
+            option_trades_per_day=3_000,
             chain=ChainShape(daily_sessions=2, weekly_weeks=3, monthly_months=2, strike_sigmas=1.2, step_scale=3.0),
             workers=1,
+            focus=("SPY",),
+            fast_sweeps=250.0,
         ),
         Profile(
             name="tiny",
@@ -103,9 +119,12 @@ PROFILES: dict[str, Profile] = {
             stock_quotes_per_day=1_500,
             stock_trades_per_day=1_000,
             option_quotes_per_day=4_000,
-            option_trades_per_day=300,
+            option_trades_per_day=1_000,
             chain=ChainShape(daily_sessions=2, weekly_weeks=2, monthly_months=1, strike_sigmas=1.0, step_scale=1.0),
             workers=1,
+            focus=("SPY",),
+            quote_sessions=5,
+            fast_sweeps=100.0,
         ),
         Profile(
             name="bench",

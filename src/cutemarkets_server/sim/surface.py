@@ -5,7 +5,9 @@ for the time to expiry) at the underlying's prevailing NBBO mid, with the volati
 :func:`implied_vol`:
 
 * ATM level: ``premium * sqrt(expected average variance over T)`` under the Heston-like variance process,
-  starting from the day's variance state (a term structure that mean-reverts to the long-run level);
+  starting from the day's variance state and reverting to ``risk_neutral_level`` times the long-run level.
+  The variance state is right-skewed (calm most of the time), so the term structure slopes upward on most
+  days and inverts only when the state exceeds that level, in stress (on about a tenth of days);
 * skew and smile in standardised moneyness ``z = ln(K / F) / (atm * sqrt(T))``, capped at ``+-z_cap``:
   ``vol = atm * (1 + skew * z + smile * z**2)`` (puts richer than calls, some curvature).
 
@@ -49,6 +51,7 @@ class SurfaceParams:
     skew: float
     smile: float
     z_cap: float
+    risk_neutral_level: float = 1.0
 
     @classmethod
     def of(cls, spec: TickerSpec) -> SurfaceParams:
@@ -59,6 +62,7 @@ class SurfaceParams:
             spec.surface.skew,
             spec.surface.smile,
             spec.surface.z_cap,
+            spec.surface.risk_neutral_level,
         )
 
 
@@ -77,7 +81,8 @@ def atm_vol(params: SurfaceParams, variance: float, t_years: np.ndarray) -> np.n
     t = np.maximum(np.asarray(t_years, dtype=np.float64), MIN_T_YEARS)
     kt = params.mean_reversion * t
     weight = np.where(kt > 1e-8, -np.expm1(-kt) / np.maximum(kt, 1e-8), 1.0)
-    avg_var = params.long_run_var + (variance - params.long_run_var) * weight
+    level = params.long_run_var * params.risk_neutral_level
+    avg_var = level + (variance - level) * weight
     return params.premium * np.sqrt(avg_var)
 
 

@@ -50,6 +50,7 @@ class SurfaceShape:
     skew: float
     smile: float
     z_cap: float = 3.5
+    risk_neutral_level: float = 1.0  # implied variance reverts to this multiple of the long-run variance
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ class TickerSpec:
     micro: Microstructure
 
 
-INDEX_SURFACE = SurfaceShape(premium=1.12, skew=-0.13, smile=0.025)
-STOCK_SURFACE = SurfaceShape(premium=1.08, skew=-0.07, smile=0.035)
+INDEX_SURFACE = SurfaceShape(premium=1.02, skew=-0.13, smile=0.025, risk_neutral_level=2.2)
+STOCK_SURFACE = SurfaceShape(premium=1.0, skew=-0.07, smile=0.035, risk_neutral_level=2.2)
 
 
 def _etf_micro(tape: int, exchange: int, activity: float, option_activity: float, oi: float) -> Microstructure:

@@ -17,7 +17,7 @@ from .plan import MarketPlan
 from .reference import contract_row, rates_table, records_table, split_row, ticker_record
 from .report import DatasetStats
 from .surface import surface_meta
-from .universe import spec
+from .universe import TickerSpec, spec
 
 
 class Recorder:
@@ -78,34 +78,35 @@ def write_reference(plan: MarketPlan, ingestor: Ingestor, rec: Recorder) -> None
         rec.write(ingestor, "option_contracts", day, records_table("option_contracts", rows), src)
 
 
+def stock_trades_per_day(plan: MarketPlan, s: TickerSpec) -> float:
+    return plan.profile.stock_trades_per_day * s.micro.activity
+
+
 def write_daily_bars(plan: MarketPlan, ingestor: Ingestor, rec: Recorder, advance: Callable[[], None]) -> None:
     for day in plan.daily_days:
         rows = [
-            daily_bar(
-                plan.seed,
-                s,
-                plan.skeletons[s.ticker],
-                day,
-                plan.profile.stock_trades_per_day * s.micro.activity,
-            )
-            for s in plan.stocks
+            daily_bar(plan.seed, s, plan.skeletons[s.ticker], day, stock_trades_per_day(plan, s)) for s in plan.stocks
         ]
         rec.write(ingestor, "stock_day_aggs", day, daily_bars_table(rows), plan.source)
         advance()
 
 
 class OpenInterestBook:
-    """Morning open interest per underlying, rolled forward with each session's volume."""
+    """Morning open interest per underlying with ticks, rolled forward with each session's volume; an
+    underlying's first tick session starts from the model level."""
 
     def __init__(self, plan: MarketPlan) -> None:
         self.plan = plan
-        day = plan.tick_days[0]
-        self.morning = {
-            u.ticker: initial_open_interest(
-                plan.seed, u, plan.skeletons[u.ticker], day, plan.chain.listed(u.ticker, day)
-            )
-            for u in plan.underlyings
-        }
+        self.morning: dict[str, dict[str, int]] = {}
+        self._start(plan.tick_days[0])
+
+    def _start(self, day: dt.date) -> None:
+        for u in self.plan.ticking(self.plan.underlyings, day):
+            if u.ticker not in self.morning:
+                listed = self.plan.chain.listed(u.ticker, day)
+                self.morning[u.ticker] = initial_open_interest(
+                    self.plan.seed, u, self.plan.skeletons[u.ticker], day, listed
+                )
 
     def table_for(self, day: dt.date) -> pa.Table:
         figures = {t: v for per in self.morning.values() for t, v in per.items()}
@@ -114,9 +115,10 @@ class OpenInterestBook:
         return open_interest_table(day, prev, figures)
 
     def roll(self, day: dt.date, next_day: dt.date, volumes: dict[str, float]) -> None:
-        for u in self.plan.underlyings:
+        for u in self.plan.ticking(self.plan.underlyings, day):
             closing = roll_open_interest(self.plan.seed, u, day, self.morning[u.ticker], volumes)
             self.morning[u.ticker] = carried_open_interest(self.plan.chain.listed(u.ticker, next_day), closing)
+        self._start(next_day)
 
 
 def market_meta(plan: MarketPlan) -> str:
@@ -132,6 +134,8 @@ def market_meta(plan: MarketPlan) -> str:
         "profile": plan.profile.name,
         "source": plan.source,
         "tick_days": [d.isoformat() for d in plan.tick_days],
+        "full_days": [d.isoformat() for d in plan.full_days],
+        "focus": list(plan.profile.focus),
         "daily_days": {
             "count": len(plan.daily_days),
             "first": plan.daily_days[0].isoformat() if plan.daily_days else None,

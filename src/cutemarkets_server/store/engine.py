@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
+
+from .errors import DatasetUnavailable
+
+T = TypeVar("T")
+_FILE_FAULTS = (duckdb.IOException, duckdb.InvalidInputException)
+_PARQUET_PATH = re.compile(r"""(/[^'"\n]*?\.parquet)""")
 
 
 class DuckEngine:
@@ -33,13 +41,13 @@ class DuckEngine:
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         if self.recorder is not None:
             self.recorder.append((sql, list(params)))
-        return self.cursor().sql(sql, params=list(params) or None).to_arrow_table()
+        return _guarded(sql, lambda: self.cursor().sql(sql, params=list(params) or None).to_arrow_table())
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.cursor().execute(sql, list(params)).fetchall()
+        return _guarded(sql, lambda: self.cursor().execute(sql, list(params)).fetchall())
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        rows = self.cursor().execute(sql, list(params)).fetchall()
+        rows = _guarded(sql, lambda: self.cursor().execute(sql, list(params)).fetchall())
         return rows[0] if rows else None
 
     def ping(self) -> None:
@@ -48,6 +56,24 @@ class DuckEngine:
 
     def close(self) -> None:
         self._root.close()
+
+
+def _guarded(sql: str, query: Callable[[], T]) -> T:
+    """Run a query; a missing or corrupt lake file becomes :class:`DatasetUnavailable` for its dataset."""
+    try:
+        return query()
+    except duckdb.Error as exc:
+        if not isinstance(exc, _FILE_FAULTS) and type(exc) is not duckdb.Error:
+            raise  # binder, parser, conversion …: not a file fault
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        named = _PARQUET_PATH.search(first_line)
+        # Corrupt pages can fail without naming the file: blame the dataset the query reads.
+        paths = [named.group(1)] if named else _PARQUET_PATH.findall(sql)
+        if not paths:
+            raise
+        path = Path(paths[0])
+        # Lake files live at {lake}/{dataset}/{YYYY-MM-DD}/{name}.parquet.
+        raise DatasetUnavailable(path.parent.parent.name, str(path) if named else None, first_line) from exc
 
 
 def file_list(files: Sequence[str]) -> str:

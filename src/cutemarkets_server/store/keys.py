@@ -1,9 +1,10 @@
-"""API keys and usage counters in SQLite. Keys are stored as SHA-256 hashes, never in clear."""
+"""API keys in SQLite. Keys are stored as SHA-256 hashes, never in clear."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
     products   TEXT NOT NULL,
     created_at TEXT NOT NULL,
     revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS usage (
-    key_id  INTEGER NOT NULL,
-    window  TEXT NOT NULL,
-    count   INTEGER NOT NULL,
-    PRIMARY KEY (key_id, window)
 );
 """
 
@@ -56,7 +51,7 @@ def generate_key() -> str:
 
 
 class KeyStore:
-    """Create, look up and revoke keys; count requests per window for rate-limited plans."""
+    """Create, look up and revoke keys (request counting lives in :mod:`.ratelimit`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -77,15 +72,20 @@ class KeyStore:
         return secret, ApiKey(key_id, name, secret[:7], plan, products, now, None)
 
     def lookup(self, secret: str) -> ApiKey | None:
+        """The key whose hash matches ``secret`` (found by the hash's index, confirmed in constant time)."""
+        digest = hash_key(secret)
         row = (
             self._con()
             .execute(
-                "SELECT id, name, key_prefix, plan, products, created_at, revoked_at FROM api_keys WHERE key_hash = ?",
-                (hash_key(secret),),
+                "SELECT id, name, key_prefix, plan, products, created_at, revoked_at, key_hash "
+                "FROM api_keys WHERE key_hash = ?",
+                (digest,),
             )
             .fetchone()
         )
-        return _row(row) if row else None
+        if row is None or not hmac.compare_digest(row[7].encode(), digest.encode()):
+            return None
+        return _row(row[:7])
 
     def list(self) -> list[ApiKey]:
         rows = (
@@ -110,19 +110,6 @@ class KeyStore:
             else:
                 cur = con.execute("UPDATE api_keys SET revoked_at=? WHERE name=? AND revoked_at IS NULL", (now, ident))
             return cur.rowcount
-
-    def count_request(self, key_id: int, windows: tuple[str, ...]) -> tuple[int, ...]:
-        """Add one request to each window counter and return the new counts (atomic)."""
-        with self._tx() as con:
-            out = []
-            for w in windows:
-                row = con.execute(
-                    "INSERT INTO usage(key_id, window, count) VALUES (?, ?, 1) "
-                    "ON CONFLICT(key_id, window) DO UPDATE SET count = count + 1 RETURNING count",
-                    (key_id, w),
-                ).fetchone()
-                out.append(int(row[0]))
-            return tuple(out)
 
     def ping(self) -> None:
         self._con().execute("SELECT 1").fetchone()

@@ -38,7 +38,7 @@ from .schemas import ALL, Dataset, dataset
 SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
-FILE_RUNS_CACHED = 64
+FILE_RUNS_BUDGET = 500_000  # runs kept in the cached day indexes (about 150 MB at most)
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -135,9 +135,14 @@ class ManifestSnapshot:
     packs: dict[str, dict[dt.date, Pack]] = field(default_factory=dict)  # dataset → day → pack holding it
     day_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative file
     pack_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative pack
+    _sorted_days: dict[str, list[dt.date]] = field(default_factory=dict, compare=False, repr=False)
 
     def days(self, name: str) -> list[dt.date]:
-        return sorted(self.by_dataset.get(name, {}))
+        """The dataset's days in order (sorted once per snapshot; callers must not modify the list)."""
+        found = self._sorted_days.get(name)
+        if found is None:
+            found = self._sorted_days[name] = sorted(self.by_dataset.get(name, {}))
+        return found
 
     def partition(self, name: str, day: dt.date) -> Partition | None:
         return self.by_dataset.get(name, {}).get(day)
@@ -173,6 +178,7 @@ class Lake:
         self._local = threading.local()
         # The whole row index of recently read files (content-addressed, so never stale).
         self._file_runs: OrderedDict[tuple[str, str], dict[str, tuple]] = OrderedDict()
+        self._cached_runs = 0
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
         if self.get_meta("runs_version") != RUNS_VERSION:
@@ -300,24 +306,7 @@ class Lake:
         file = (snap.pack_files.get(name, {}).get(key) if packed else None) or snap.day_files.get(name, {}).get(key)
         if file is None:
             return []
-        with self._lock:
-            index = self._file_runs.get((file, key))
-            if index is not None:
-                self._file_runs.move_to_end((file, key))
-        if index is None:
-            rows = (
-                self._reader()
-                .execute(
-                    "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file = ? AND day = ?",
-                    (file, key),
-                )
-                .fetchall()
-            )
-            index = {r[0]: r[1:] for r in rows}
-            with self._lock:
-                self._file_runs[(file, key)] = index
-                while len(self._file_runs) > FILE_RUNS_CACHED:
-                    self._file_runs.popitem(last=False)
+        index = self._day_index(file, key)
         path = str(self.root) + os.sep + file
         out = []
         for ticker in wanted:
@@ -325,6 +314,39 @@ class Lake:
             if hit is not None:
                 out.append(RunRef(ticker, day, path, *hit))
         return out
+
+    def _day_index(self, file: str, key: str) -> dict[str, tuple]:
+        """Ticker → (first row, rows, min ts, max ts, ordinal) of one file's day, read once and kept in an LRU
+        bounded by ``FILE_RUNS_BUDGET`` runs in all."""
+        with self._lock:
+            index = self._file_runs.get((file, key))
+            if index is not None:
+                self._file_runs.move_to_end((file, key))
+                return index
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file = ? AND day = ?",
+                (file, key),
+            )
+            .fetchall()
+        )
+        index = {r[0]: r[1:] for r in rows}
+        with self._lock:
+            old = self._file_runs.pop((file, key), None)
+            self._cached_runs += len(index) - (len(old) if old is not None else 0)
+            self._file_runs[(file, key)] = index
+            while self._cached_runs > FILE_RUNS_BUDGET and len(self._file_runs) > 1:
+                _, dropped = self._file_runs.popitem(last=False)
+                self._cached_runs -= len(dropped)
+        return index
+
+    def load_day_indexes(self, snap: ManifestSnapshot, name: str, days: Iterable[dt.date]) -> None:
+        """Read the run index of ``name``'s day files for ``days`` into the cache (a server warms up with it)."""
+        for day in days:
+            file = snap.day_files.get(name, {}).get(day.isoformat())
+            if file is not None:
+                self._day_index(file, day.isoformat())
 
     def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:
         """Rows per ticker over every current day partition of ``name`` (tickers starting with ``prefix``)."""
@@ -501,11 +523,16 @@ class Lake:
                 con.execute("DELETE FROM superseded WHERE path = ?", (path,))
 
     # -- packs -----------------------------------------------------------------------------------
-    def compact(self, name: str | None = None) -> int:
-        """Build the packs that are missing or out of date (every dataset with a pack period, or
-        ``name``). Each pack covers one period, is written beside the day files and switched in by
-        one transaction, so the work per step is bounded and readers never see a partial pack."""
-        names = [name] if name else [n for n, ds in ALL.items() if ds.pack_period]
+    def compact(self, name: str | None = None, *, ticks: bool | None = None) -> int:
+        """Build the packs that are missing or out of date (every bar dataset, the tick datasets too with
+        ``ticks``, or just ``name``). Each pack covers one period, is written beside the day files and
+        switched in by one transaction, so the work per step is bounded and readers never see a partial pack.
+
+        Tick packs are off unless asked for (``ticks=True`` or ``CUTEMARKETS_PACK_TICKS=1``): they double
+        the disk a tick dataset takes, for pages that span many days (about 2× faster on sparse trades)."""
+        if ticks is None:
+            ticks = os.environ.get("CUTEMARKETS_PACK_TICKS", "") == "1"
+        names = [name] if name else [n for n, ds in ALL.items() if ds.pack_period and (ticks or not ds.keeps_last)]
         built = 0
         for n in names:
             ds = dataset(n)

@@ -12,6 +12,7 @@ hold the rows it returns, so its cost follows the answer, not the history stored
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
@@ -58,7 +59,7 @@ class MarketStore:
 
     # -- partitions ------------------------------------------------------------------------------
     def days(self, name: str) -> list[dt.date]:
-        return self.snapshot().days(name)
+        return list(self.snapshot().days(name))
 
     # -- reading spans -----------------------------------------------------------------------------
     def _read(self, name: str, spans: Sequence[_Span], columns: Sequence[str] | None = None) -> pa.Table:
@@ -185,7 +186,7 @@ class MarketStore:
         """The newest row before ``before_ns`` for each of ``tickers`` (missing tickers are absent),
         from the newest ``max_partitions`` partitions up to ``before_ns``'s day."""
         snap = self.snapshot()
-        days = [d for d in snap.days(name) if d <= et_date(before_ns - 1)][::-1][:max_partitions]
+        days = _newest_days(snap, name, et_date(before_ns - 1), max_partitions)
         return self._last_rows(snap, name, tickers, days, before_ns)
 
     def _newest_runs(
@@ -241,6 +242,14 @@ class MarketStore:
         tables = [t for t in tables if t.num_rows]
         return pa.concat_tables(tables) if tables else ds.schema.empty_table()
 
+    def warm(self, names: Sequence[str], before_ns: int, days: int = LOOKBACK_PARTITIONS) -> None:
+        """Load the run indexes of the newest ``days`` partitions of ``names`` up to ``before_ns``'s day, which
+        point-in-time look-ups of many tickers read first."""
+        snap = self.snapshot()
+        for name in names:
+            newest = _newest_days(snap, name, et_date(before_ns - 1), days)
+            self.lake.load_day_indexes(snap, name, newest)
+
     def busiest_tickers(self, name: str, prefix: str = "", limit: int = 10) -> list[tuple[str, int]]:
         """Tickers with the most rows in a dataset over every partition (benchmarks pick their subjects)."""
         totals = self.lake.run_totals(self.snapshot(), name, prefix)
@@ -285,14 +294,14 @@ class MarketStore:
     ) -> pa.Table:
         """Each ticker's newest stored bar from a partition strictly before ``before_day``."""
         snap = self.snapshot()
-        days = [d for d in snap.days(name) if d < before_day][::-1][:max_partitions]
+        days = _newest_days(snap, name, before_day - dt.timedelta(days=1), max_partitions)
         return self._last_rows(snap, name, tickers, days, None)
 
     def open_interest_before(self, tickers: Sequence[str], before_ns: int) -> pa.Table:
         """Each ticker's open interest from the newest report published before ``before_ns``."""
         name = "option_open_interest"
         snap = self.snapshot()
-        days = [d for d in snap.days(name) if d <= et_date(before_ns - 1)][::-1][:LOOKBACK_PARTITIONS]
+        days = _newest_days(snap, name, et_date(before_ns - 1), LOOKBACK_PARTITIONS)
         rows = self._last_rows(snap, name, tickers, days, before_ns)
         return rows.select(["ticker", "open_interest", "trading_date", "reported_timestamp"])
 
@@ -314,7 +323,7 @@ class MarketStore:
         the volume of that bar's ET day up to and including it. Searches back day by day only for
         tickers still missing (at most ``max_partitions`` partitions)."""
         snap = self.snapshot()
-        days = [d for d in snap.days(name) if d <= et_date(last_start_ns)][::-1][:max_partitions]
+        days = _newest_days(snap, name, et_date(last_start_ns), max_partitions)
         schema = dataset(name).schema.append(pa.field("accumulated_volume", pa.float64()))
         runs = self._newest_runs(snap, name, tickers, days, last_start_ns + 1)
         if not runs:
@@ -385,3 +394,10 @@ def _joined(spans: list[_Span]) -> list[_Span]:
         else:
             out.append(s)
     return out
+
+
+def _newest_days(snap: ManifestSnapshot, name: str, last: dt.date, count: int) -> list[dt.date]:
+    """The newest ``count`` days of ``name`` on or before ``last``, newest first."""
+    days = snap.days(name)
+    end = bisect.bisect_right(days, last)
+    return days[max(0, end - count) : end][::-1]

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .errors import DatasetUnavailable, dataset_of
 
 MAX_OPEN_FILES = 512
 DEFAULT_CACHE_BYTES = 256 << 20
@@ -47,7 +50,8 @@ class RowReader:
             if hit is not None:
                 self._files.move_to_end(path)
                 return hit
-        handle = pq.ParquetFile(path, memory_map=False, pre_buffer=False)
+        with self._faults(path):
+            handle = pq.ParquetFile(path, memory_map=False, pre_buffer=False)
         md = handle.metadata
         sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
         entry = _OpenFile(handle, np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))))
@@ -56,6 +60,17 @@ class RowReader:
             while len(self._files) > self.max_open:
                 self._files.popitem(last=False)
         return entry
+
+    @contextmanager
+    def _faults(self, path: str) -> Iterator[None]:
+        """A missing or unreadable file becomes :class:`DatasetUnavailable`; its handle is dropped so a
+        repaired file is opened afresh."""
+        try:
+            yield
+        except (OSError, pa.ArrowException) as exc:
+            self.forget(path)
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DatasetUnavailable(dataset_of(path), path, detail) from exc
 
     def forget(self, path: str) -> None:
         with self._lock:
@@ -78,7 +93,7 @@ class RowReader:
                     found[g] = whole[0].select(list(cols))
         missing = [g for g in groups if g not in found]
         if missing:
-            with entry.lock:
+            with entry.lock, self._faults(path):
                 batch = entry.handle.read_row_groups(missing, columns=columns, use_threads=False)
             per_row = batch.nbytes / max(batch.num_rows, 1)
             at = 0

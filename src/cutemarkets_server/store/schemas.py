@@ -27,7 +27,7 @@ class Dataset:
     row_group_size: int = 65_536
     description: str = ""
     keeps_last: bool = False  # day files get a sidecar with each ticker's last row (point-in-time state)
-    pack_period: str | None = None  # "month" | "year": bar datasets are also kept in sorted packs
+    pack_period: str | None = None  # "month" | "year": kept in sorted packs too (ticks only when asked)
 
     @property
     def columns(self) -> list[str]:

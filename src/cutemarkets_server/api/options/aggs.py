@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
-from ..aggregates import aggs_range, open_close, previous_day
+from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..routing import Router
 from .common import known_contract, option_ticker
 
@@ -18,18 +20,19 @@ router = Router(tags=["options"])
     "/v1/options/aggs/{options_ticker}/{multiplier}/{timespan}/{from_date}/{to_date}/",
     summary="Option aggregates (custom range)",
     response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
 )
 def aggs(
     request: Request,
-    options_ticker: str,
-    multiplier: str,
-    timespan: str,
-    from_date: str,
-    to_date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    sort: str | None = Query(None, description="asc (default) or desc by bar time"),
-    limit: str | None = Query(None, description="Base bars read: default 5000, maximum 10000"),
-    page: str | None = Query(None),
+    options_ticker: str = q.option_ticker(),
+    multiplier: str = q.multiplier(),
+    timespan: str = q.path_choice(V1_TIMESPANS, "Bar length unit"),
+    from_date: str = q.range_bound("from"),
+    to_date: str = q.range_bound("to"),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    sort: str | None = q.choice(("asc", "desc"), "asc (default) or desc by bar time"),
+    limit: str | None = q.limit(default=5000, maximum=10000, what="Base bars read"),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -53,11 +56,16 @@ def aggs(
     )
 
 
-@router.get("/v1/options/aggs/{options_ticker}/prev/", summary="Option previous-day bar", response_class=JSONBytes)
+@router.get(
+    "/v1/options/aggs/{options_ticker}/prev/",
+    summary="Option previous-day bar",
+    response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
+)
 def prev(
     request: Request,
-    options_ticker: str,
-    adjusted: str | None = Query(None),
+    options_ticker: str = q.option_ticker(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -68,13 +76,16 @@ def prev(
 
 
 @router.get(
-    "/v1/options/open-close/{options_ticker}/{date}/", summary="Option daily open/close", response_class=JSONBytes
+    "/v1/options/open-close/{options_ticker}/{date}/",
+    summary="Option daily open/close",
+    response_class=JSONBytes,
+    responses=ok_body("OpenClose"),
 )
 def daily_open_close(
     request: Request,
-    options_ticker: str,
-    date: str,
-    adjusted: str | None = Query(None),
+    options_ticker: str = q.option_ticker(),
+    date: str = q.path_day(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

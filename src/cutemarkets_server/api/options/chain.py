@@ -7,16 +7,19 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...services.option_snapshots import SnapshotOptions
 from ...services.reference import ContractQuery
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..paging import Pager
 from ..params import parse_choice, parse_date, parse_float, parse_limit
 from ..routing import Router
+from ..stocks.common import stock_ticker
 from .common import AS_OF_DOC, pit_from_state, pit_state, point_in_time
 
 router = Router(tags=["options"])
@@ -42,17 +45,17 @@ class ContractFilterParams:
 
 
 def contract_filter_params(
-    contract_type: str | None = Query(None, description="call or put"),
-    expiration_date: str | None = Query(None, description="YYYY-MM-DD"),
-    expiration_date_gte: str | None = Query(None, alias="expiration_date.gte"),
-    expiration_date_gt: str | None = Query(None, alias="expiration_date.gt"),
-    expiration_date_lte: str | None = Query(None, alias="expiration_date.lte"),
-    expiration_date_lt: str | None = Query(None, alias="expiration_date.lt"),
-    strike_price: str | None = Query(None),
-    strike_price_gte: str | None = Query(None, alias="strike_price.gte"),
-    strike_price_gt: str | None = Query(None, alias="strike_price.gt"),
-    strike_price_lte: str | None = Query(None, alias="strike_price.lte"),
-    strike_price_lt: str | None = Query(None, alias="strike_price.lt"),
+    contract_type: str | None = q.choice(("call", "put"), "call or put"),
+    expiration_date: str | None = q.day("YYYY-MM-DD"),
+    expiration_date_gte: str | None = q.day(alias="expiration_date.gte"),
+    expiration_date_gt: str | None = q.day(alias="expiration_date.gt"),
+    expiration_date_lte: str | None = q.day(alias="expiration_date.lte"),
+    expiration_date_lt: str | None = q.day(alias="expiration_date.lt"),
+    strike_price: str | None = q.number(),
+    strike_price_gte: str | None = q.number(alias="strike_price.gte"),
+    strike_price_gt: str | None = q.number(alias="strike_price.gt"),
+    strike_price_lte: str | None = q.number(alias="strike_price.lte"),
+    strike_price_lt: str | None = q.number(alias="strike_price.lt"),
 ) -> ContractFilterParams:
     """The filter parameters both listings take (one declaration for the OpenAPI document)."""
     return ContractFilterParams(
@@ -124,12 +127,14 @@ def query_from_state(state: dict, *, underlying: str | None, expired: bool | Non
 
 
 def sorted_page(
-    table: pa.Table, sort: str, descending: bool, limit: int, after: list | None
+    table: pa.Table, sort: str, descending: bool, limit: int, after: list | None, *, presorted: bool = False
 ) -> tuple[pa.Table, list | None]:
-    """Sort by (``sort``, ticker), continue after the keyset ``after``; return the page and the next keyset."""
-    order = "descending" if descending else "ascending"
-    keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
-    table = table.sort_by(keys)
+    """Sort by (``sort``, ticker) unless ``presorted``, continue after the keyset ``after``; return the page and
+    the next keyset."""
+    if not presorted:
+        order = "descending" if descending else "ascending"
+        keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
+        table = table.sort_by(keys)
     if after is not None:
         value, ticker = after
         col = table[sort]
@@ -150,16 +155,21 @@ def sorted_page(
     return page, [v.isoformat() if isinstance(v, dt.date) else v, last["ticker"]]
 
 
-@router.get("/v1/options/chain/{underlying}/", summary="Option chain snapshot", response_class=JSONBytes)
+@router.get(
+    "/v1/options/chain/{underlying}/",
+    summary="Option chain snapshot",
+    response_class=JSONBytes,
+    responses=ok_body("OptionChain"),
+)
 def chain(
     request: Request,
-    underlying: str,
+    underlying: str = q.stock_ticker("The underlying's symbol"),
     filters: ContractFilterParams = Depends(contract_filter_params),
-    sort: str | None = Query(None, description="ticker (default), expiration_date or strike_price"),
-    order: str | None = Query(None, description="asc (default) or desc"),
-    limit: str | None = Query(None, description="Rows per page: default 10, maximum 250"),
-    page: str | None = Query(None, description="Continuation token from next_url"),
-    as_of: str | None = Query(None, description=AS_OF_DOC),
+    sort: str | None = q.choice(CHAIN_SORTS, "ticker (default), expiration_date or strike_price"),
+    order: str | None = q.choice(("asc", "desc"), "asc (default) or desc"),
+    limit: str | None = q.limit(default=10, maximum=250),
+    page: str | None = q.token(),
+    as_of: str | None = q.timestamp(AS_OF_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -169,7 +179,7 @@ def chain(
     if state is None:
         pit = point_in_time(who, as_of)
         state = {
-            "u": underlying.strip().upper(),
+            "u": stock_ticker(underlying, "underlying"),
             "f": contract_filters(filters),
             "s": parse_choice("sort", sort, CHAIN_SORTS, default="ticker"),
             "o": parse_choice("order", order, ("asc", "desc"), default="asc"),
@@ -182,10 +192,11 @@ def chain(
     if state["f"]["elo"]:
         who.check_lookback(dt.date.fromisoformat(state["f"]["elo"]))
     services = ctx.services
-    listed = services.reference.contracts_on(
-        pit.day, query_from_state(state["f"], underlying=state["u"], expired=False)
-    )
-    page_rows, next_key = sorted_page(listed, state["s"], state["o"] == "desc", state["l"], state["k"])
+    query = query_from_state(state["f"], underlying=state["u"], expired=False)
+    desc = state["o"] == "desc"
+    listed = services.reference.contracts_on_sorted(pit.day, query, state["s"], desc)
+    continuing = state["k"] is not None
+    page_rows, next_key = sorted_page(listed, state["s"], desc, state["l"], state["k"], presorted=True)
     rows = services.snapshots.build(
         page_rows.to_pylist(),
         pit,
@@ -194,6 +205,9 @@ def chain(
             timeframe=who.timeframe,
             default_rate=ctx.runtime.settings.default_risk_free_rate,
         ),
+        # A client paging on through the chain gets the whole listing's facts gathered once for its pages.
+        listing=listed if continuing else None,
+        listing_key=("chain", query) if continuing else None,
     )
     next_url = pager.next_url({**state, "k": next_key}) if next_key else None
     return results(request, rows, next_url=next_url)

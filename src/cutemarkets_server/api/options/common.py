@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ...market.occ import InvalidOptionSymbolError, normalize_option_ticker
+from ...market.occ import InvalidOptionSymbolError, normalize_option_ticker, parse_option_symbol
 from ...services.container import Services
 from ...services.pointintime import PointInTime, at_date, at_instant, now_view
 from ..auth import Caller
@@ -21,10 +21,24 @@ AS_OF_DOC = (
 
 def option_ticker(raw: str, name: str = "options_ticker") -> str:
     """The canonical ``O:`` ticker (the prefix is optional on input); 400 when malformed."""
+    if not raw.isascii():
+        raise bad_request(f"Invalid {name} {raw!r}: expected an OCC option ticker such as O:SPY251219C00650000.")
     try:
         return normalize_option_ticker(raw)
     except InvalidOptionSymbolError as exc:
         raise bad_request(f"Invalid {name}: {exc}.") from None
+
+
+def is_option_ticker(raw: str) -> bool:
+    """True for ``O:`` tickers and bare OCC symbols (the product a dialect-neutral path ticker belongs to)."""
+    text = raw.strip().upper()
+    if text.startswith("O:"):
+        return True
+    try:
+        parse_option_symbol(text)
+    except InvalidOptionSymbolError:
+        return False
+    return True
 
 
 def known_contract(services: Services, ticker: str) -> None:

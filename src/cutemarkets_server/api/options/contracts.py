@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...services.reference import ContractQuery
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..errors import bad_request, not_found
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..paging import Pager
 from ..params import parse_bool, parse_choice, parse_date, parse_limit
 from ..routing import Router
@@ -21,24 +23,29 @@ from .common import known_contract, option_ticker
 router = Router(tags=["options"])
 
 CONTRACT_SORTS = ("ticker", "underlying_ticker", "expiration_date", "strike_price")
-AS_OF_DATE_DOC = "YYYY-MM-DD (default today): contracts as listed on that day"
+AS_OF_DATE_DOC = "YYYY-MM-DD (default today): contracts as listed on that day (a later day means today)"
 
 
-@router.get("/v1/options/contracts/", summary="List option contracts", response_class=JSONBytes)
+@router.get(
+    "/v1/options/contracts/",
+    summary="List option contracts",
+    response_class=JSONBytes,
+    responses=ok_body("OptionContracts"),
+)
 def list_contracts(
     request: Request,
-    underlying_ticker: str | None = Query(None),
-    underlying_ticker_gte: str | None = Query(None, alias="underlying_ticker.gte"),
-    underlying_ticker_gt: str | None = Query(None, alias="underlying_ticker.gt"),
-    underlying_ticker_lte: str | None = Query(None, alias="underlying_ticker.lte"),
-    underlying_ticker_lt: str | None = Query(None, alias="underlying_ticker.lt"),
+    underlying_ticker: str | None = q.text("The underlying's symbol"),
+    underlying_ticker_gte: str | None = q.text(alias="underlying_ticker.gte"),
+    underlying_ticker_gt: str | None = q.text(alias="underlying_ticker.gt"),
+    underlying_ticker_lte: str | None = q.text(alias="underlying_ticker.lte"),
+    underlying_ticker_lt: str | None = q.text(alias="underlying_ticker.lt"),
     filters: ContractFilterParams = Depends(contract_filter_params),
-    as_of: str | None = Query(None, description=AS_OF_DATE_DOC),
-    expired: str | None = Query(None, description="false (default): unexpired on as_of; true: only expired"),
-    sort: str | None = Query(None, description="ticker (default), underlying_ticker, expiration_date, strike_price"),
-    order: str | None = Query(None, description="asc (default) or desc"),
-    limit: str | None = Query(None, description="default 10, maximum 1000"),
-    page: str | None = Query(None),
+    as_of: str | None = q.day(AS_OF_DATE_DOC),
+    expired: str | None = q.boolean("false (default): unexpired on as_of; true: only expired"),
+    sort: str | None = q.choice(CONTRACT_SORTS, "ticker (default), underlying_ticker, expiration_date, strike_price"),
+    order: str | None = q.choice(("asc", "desc"), "asc (default) or desc"),
+    limit: str | None = q.limit(default=10, maximum=1000),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -48,7 +55,7 @@ def list_contracts(
     pager = Pager(request, ctx, who, "contracts")
     state = pager.load(page)
     if state is None:
-        day = parse_date("as_of", as_of) if as_of else who.today
+        day = min(parse_date("as_of", as_of), who.today) if as_of else who.today
         state = {
             "u": underlying_ticker.strip().upper() if underlying_ticker else None,
             "ur": [
@@ -80,11 +87,16 @@ def list_contracts(
     return results(request, rows, next_url=pager.next_url({**state, "k": next_key}) if next_key else None)
 
 
-@router.get("/v1/options/contracts/{options_ticker}/", summary="Option contract details", response_class=JSONBytes)
+@router.get(
+    "/v1/options/contracts/{options_ticker}/",
+    summary="Option contract details",
+    response_class=JSONBytes,
+    responses=ok_body("OptionContractResult"),
+)
 def contract_detail(
     request: Request,
-    options_ticker: str,
-    as_of: str | None = Query(None, description="YYYY-MM-DD: the contract as listed on that day"),
+    options_ticker: str = q.option_ticker(),
+    as_of: str | None = q.day("YYYY-MM-DD: the contract as listed on that day"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -93,7 +105,7 @@ def contract_detail(
     services = ctx.services
     known_contract(services, ticker)
     if as_of:
-        day = parse_date("as_of", as_of)
+        day = min(parse_date("as_of", as_of), who.today)  # a later day's listing is not knowable yet
         who.check_lookback(day)
         record = services.reference.contract(ticker, day)
         if record is None:

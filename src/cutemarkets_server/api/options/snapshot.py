@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...services.option_snapshots import SnapshotOptions
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..errors import bad_request, not_found
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..routing import Router
 from .common import AS_OF_DOC, known_contract, option_ticker, point_in_time
 
@@ -43,13 +45,16 @@ def _snapshot(
 
 
 @router.get(
-    "/v1/options/snapshot/{underlying}/{option_contract}/", summary="Option contract snapshot", response_class=JSONBytes
+    "/v1/options/snapshot/{underlying}/{option_contract}/",
+    summary="Option contract snapshot",
+    response_class=JSONBytes,
+    responses=ok_body("OptionSnapshotResult"),
 )
 def snapshot(
     request: Request,
-    underlying: str,
-    option_contract: str,
-    as_of: str | None = Query(None, description=AS_OF_DOC),
+    underlying: str = q.stock_ticker("The underlying's symbol"),
+    option_contract: str = q.option_ticker(),
+    as_of: str | None = q.timestamp(AS_OF_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -61,11 +66,12 @@ def snapshot(
     "/v1/options/snapshot/{option_contract}/",
     summary="Option contract snapshot (underlying from the ticker)",
     response_class=JSONBytes,
+    responses=ok_body("OptionSnapshotResult"),
 )
 def snapshot_by_contract(
     request: Request,
-    option_contract: str,
-    as_of: str | None = Query(None, description=AS_OF_DOC),
+    option_contract: str = q.option_ticker(),
+    as_of: str | None = q.timestamp(AS_OF_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

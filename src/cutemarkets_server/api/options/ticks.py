@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
+from ..openapi import params as qp
+from ..openapi.schemas import ok_body
 from ..routing import Router
 from ..shapes import last_trade_compact, option_quote_row, option_quote_rows, option_trade_rows
 from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
@@ -15,10 +17,15 @@ from .common import known_contract, option_ticker
 router = Router(tags=["options"])
 
 
-@router.get("/v1/options/trades/{options_ticker}/", summary="Option trades", response_class=JSONBytes)
+@router.get(
+    "/v1/options/trades/{options_ticker}/",
+    summary="Option trades",
+    response_class=JSONBytes,
+    responses=ok_body("OptionTrades"),
+)
 def trades(
     request: Request,
-    options_ticker: str,
+    options_ticker: str = qp.option_ticker(),
     q: TickQuery = Depends(tick_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -39,9 +46,17 @@ def trades(
     )
 
 
-@router.get("/v1/options/trades/{options_ticker}/last/", summary="Last option trade", response_class=JSONBytes)
+@router.get(
+    "/v1/options/trades/{options_ticker}/last/",
+    summary="Last option trade",
+    response_class=JSONBytes,
+    responses=ok_body("LastTradeResult"),
+)
 def last_trade(
-    request: Request, options_ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    options_ticker: str = qp.option_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The latest trade of one contract (compact keys)."""
     ticker = option_ticker(options_ticker)
@@ -50,12 +65,17 @@ def last_trade(
     return results(request, last_trade_compact(ticker, row))
 
 
-@router.get("/v1/options/quotes/{options_ticker}/", summary="Option quotes (Expert plan)", response_class=JSONBytes)
+@router.get(
+    "/v1/options/quotes/{options_ticker}/",
+    summary="Option quotes (Expert plan)",
+    response_class=JSONBytes,
+    responses=ok_body("OptionQuotes"),
+)
 def quotes(
     request: Request,
-    options_ticker: str,
+    options_ticker: str = qp.option_ticker(),
     q: TickQuery = Depends(tick_query),
-    timeframe: str | None = Query(None, description="live (default) or delayed (rows at least 15 minutes old)"),
+    timeframe: str | None = qp.choice(("live", "delayed"), "live (default) or delayed (rows at least 15 minutes old)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -77,12 +97,15 @@ def quotes(
 
 
 @router.get(
-    "/v1/options/quotes/{options_ticker}/last/", summary="Last option quote (Expert plan)", response_class=JSONBytes
+    "/v1/options/quotes/{options_ticker}/last/",
+    summary="Last option quote (Expert plan)",
+    response_class=JSONBytes,
+    responses=ok_body("OptionLastQuoteResult"),
 )
 def last_quote(
     request: Request,
-    options_ticker: str,
-    timeframe: str | None = Query(None, description="live (default) or delayed"),
+    options_ticker: str = qp.option_ticker(),
+    timeframe: str | None = qp.choice(("live", "delayed"), "live (default) or delayed (rows at least 15 minutes old)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

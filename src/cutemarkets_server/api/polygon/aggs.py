@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...market.bars import TIMESPANS
 from ..aggregates import aggs_range, open_close, parse_range_bounds, previous_day
@@ -11,10 +11,13 @@ from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes
 from ..errors import not_found
-from ..params import parse_bool, parse_choice, parse_int
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
+from ..paging import Pager
+from ..params import parse_bool, parse_choice, parse_int, parse_limit
 from ..routing import Router
 from ..stocks.aggs import grouped as v1_grouped
-from .common import CURSOR_DOC, cursor_of, forward, instrument, no_aggregates
+from .common import CURSOR_DOC, cursor_of, forward, instrument, no_aggregates, same_query_as
 
 router = Router(tags=["polygon"])
 
@@ -26,28 +29,34 @@ MAX_LIMIT = 50000
     "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from_date}/{to_date}",
     summary="Aggregates (custom range), stocks and options",
     response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
 )
 def aggs(
     request: Request,
-    ticker: str,
-    multiplier: str,
-    timespan: str,
-    from_date: str,
-    to_date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    sort: str | None = Query(None, description="asc (default) or desc"),
-    limit: str | None = Query(None, description="Base bars read: default 5000, maximum 50000"),
-    cursor: str | None = Query(None, description=CURSOR_DOC),
+    ticker: str = q.any_ticker(),
+    multiplier: str = q.multiplier(),
+    timespan: str = q.path_choice(TIMESPANS, "Bar length unit"),
+    from_date: str = q.range_bound("from"),
+    to_date: str = q.range_bound("to"),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    sort: str | None = q.choice(("asc", "desc"), "asc (default) or desc"),
+    limit: str | None = q.limit(default=DEFAULT_LIMIT, maximum=MAX_LIMIT, what="Base bars read"),
+    cursor: str | None = q.token(CURSOR_DOC),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     """Bars of a stock or an ``O:`` option (``second`` … ``year``); ``t`` is the bar start in ms, day and
     longer bars start at 00:00 America/New_York. A ticker without data answers 200 with no results."""
     inst = instrument(ctx, who, ticker)
-    if not inst.known:
-        parse_int("multiplier", multiplier, minimum=1)
+    if not inst.known:  # validated all the same: bad input is a 400 whether or not the ticker has data
+        parse_int("multiplier", multiplier, minimum=1, maximum=q.MAX_MULTIPLIER)
         parse_choice("timespan", timespan, TIMESPANS)
         parse_range_bounds(from_date, to_date)
+        parse_choice("sort", sort, ("asc", "desc"))
+        parse_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
+        if cursor_of(request):
+            Pager(request, ctx, who, f"polygon_{inst.product}_aggs").load(cursor_of(request))
         return no_aggregates(request, inst.ticker, parse_bool("adjusted", adjusted, default=True))
     return aggs_range(
         request,
@@ -69,11 +78,16 @@ def aggs(
     )
 
 
-@router.get("/v2/aggs/ticker/{ticker}/prev", summary="Previous day bar, stocks and options", response_class=JSONBytes)
+@router.get(
+    "/v2/aggs/ticker/{ticker}/prev",
+    summary="Previous day bar, stocks and options",
+    response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
+)
 def prev(
     request: Request,
-    ticker: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
+    ticker: str = q.any_ticker(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -85,11 +99,15 @@ def prev(
 
 
 @router.get(
-    "/v2/aggs/grouped/locale/us/market/stocks/{date}", summary="Grouped daily bars (stocks)", response_class=JSONBytes
+    "/v2/aggs/grouped/locale/us/market/stocks/{date}",
+    summary="Grouped daily bars (stocks)",
+    response_class=JSONBytes,
+    responses=ok_body("GroupedDaily"),
+    dependencies=[Depends(same_query_as(v1_grouped))],
 )
 def grouped(
     request: Request,
-    date: str,
+    date: str = q.path_day(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -98,12 +116,17 @@ def grouped(
     return forward(v1_grouped, request, ctx, who, date=date)
 
 
-@router.get("/v1/open-close/{ticker}/{date}", summary="Daily open/close, stocks and options", response_class=JSONBytes)
+@router.get(
+    "/v1/open-close/{ticker}/{date}",
+    summary="Daily open/close, stocks and options",
+    response_class=JSONBytes,
+    responses=ok_body("OpenClose"),
+)
 def daily_open_close(
     request: Request,
-    ticker: str,
-    date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
+    ticker: str = q.any_ticker(),
+    date: str = q.path_day(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

@@ -4,6 +4,7 @@ Polygon "no data" answers. Nothing here computes market data; it only maps names
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,14 +13,14 @@ import orjson
 from fastapi import Request
 from fastapi import params as fastapi_params
 
-from ...market.occ import InvalidOptionSymbolError, parse_option_symbol
 from ..auth import Caller
 from ..deps import ApiContext
 from ..envelope import JSONBytes, ok
-from ..options.common import option_ticker
+from ..openapi import params as q
+from ..options.common import is_option_ticker, option_ticker
 from ..stocks.common import stock_ticker
 
-INDEX_PREFIX = "I:"
+INDEX_TICKER = re.compile(r"^I:[A-Z0-9._\-]{1,20}$")
 CURSOR_DOC = "Continuation token from next_url (page is accepted as well)"
 
 
@@ -36,18 +37,9 @@ class Instrument:
         return self.product == "options"
 
 
-def _is_occ(text: str) -> bool:
-    try:
-        parse_option_symbol(text)
-    except InvalidOptionSymbolError:
-        return False
-    return True
-
-
 def product_of(raw: str) -> str:
     """``options`` for ``O:`` tickers and bare OCC symbols, ``stocks`` for everything else."""
-    text = raw.strip().upper()
-    return "options" if text.startswith("O:") or _is_occ(text) else "stocks"
+    return "options" if is_option_ticker(raw) else "stocks"
 
 
 def instrument(ctx: ApiContext, who: Caller, raw: str, name: str = "ticker") -> Instrument:
@@ -61,7 +53,7 @@ def instrument(ctx: ApiContext, who: Caller, raw: str, name: str = "ticker") -> 
         ticker = option_ticker(raw, name)
         return Instrument(ticker, product, ctx.services.reference.contract_known(ticker))
     text = raw.strip().upper()
-    if text.startswith(INDEX_PREFIX) and len(text) > len(INDEX_PREFIX):
+    if INDEX_TICKER.match(text) and raw.isascii():
         return Instrument(text, product, False)
     ticker = stock_ticker(raw, name)
     return Instrument(ticker, product, ctx.services.stocks.known(ticker))
@@ -101,6 +93,36 @@ def _from_query(dependency: Callable[..., Any], request: Request) -> Any:
             if isinstance(param.default, fastapi_params.Query)
         }
     )
+
+
+def same_query_as(endpoint: Callable[..., Any]) -> Callable[..., None]:
+    r"""A dependency that declares the query parameters of a ``/v1`` route function (and of its query-only
+    dependencies) on the Polygon route that :func:`forward`\ s to it, with ``cursor`` beside ``page``: the
+    Polygon route documents exactly what it accepts without repeating the declarations."""
+    params: dict[str, inspect.Parameter] = {}
+
+    def add(param: inspect.Parameter) -> None:
+        params[param.name] = param.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+
+    for param in inspect.signature(endpoint).parameters.values():
+        if isinstance(param.default, fastapi_params.Query):
+            add(param)
+        elif isinstance(param.default, fastapi_params.Depends) and param.default.dependency is not None:
+            for inner in inspect.signature(param.default.dependency).parameters.values():
+                if isinstance(inner.default, fastapi_params.Query):
+                    add(inner)
+    if "page" in params:
+        add(
+            inspect.Parameter(
+                "cursor", inspect.Parameter.KEYWORD_ONLY, default=q.token(CURSOR_DOC), annotation=str | None
+            )
+        )
+
+    def declared(**_: Any) -> None:
+        return None
+
+    declared.__signature__ = inspect.Signature(list(params.values()))  # type: ignore[attr-defined]
+    return declared
 
 
 def reshape(response: JSONBytes, change: Callable[[dict[str, Any]], None]) -> JSONBytes:

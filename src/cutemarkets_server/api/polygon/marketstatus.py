@@ -12,6 +12,7 @@ from ...services.market_status import EXCHANGES, status_at, upcoming
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, request_id
+from ..openapi.schemas import ok_body
 from ..routing import Router
 
 router = Router(tags=["polygon"])
@@ -21,7 +22,9 @@ def _utc_text(ns: int) -> str:
     return datetime_from_ns(ns).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-@router.get("/v1/marketstatus/now", summary="Market status now", response_class=JSONBytes)
+@router.get(
+    "/v1/marketstatus/now", summary="Market status now", response_class=JSONBytes, responses=ok_body("MarketStatus")
+)
 def now(request: Request, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)) -> JSONBytes:
     """``market`` (open, extended-hours or closed), ``earlyHours``, ``afterHours``, ``serverTime`` and the
     status of each exchange, from the XNYS calendar at the server's clock."""
@@ -38,7 +41,12 @@ def now(request: Request, ctx: ApiContext = Depends(context), who: Caller = Depe
     )
 
 
-@router.get("/v1/marketstatus/upcoming", summary="Upcoming market holidays", response_class=JSONBytes)
+@router.get(
+    "/v1/marketstatus/upcoming",
+    summary="Upcoming market holidays",
+    response_class=JSONBytes,
+    responses=ok_body("MarketHolidays"),
+)
 def upcoming_holidays(request: Request, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)) -> JSONBytes:
     """A bare array of the next year's holidays (``closed``) and early closes (``early-close``, with
     ``open``/``close`` in UTC) for NYSE, NASDAQ and OTC."""

@@ -8,12 +8,15 @@ from fastapi import Depends, Request
 from ..auth import Caller
 from ..deps import caller
 from ..envelope import JSONBytes, ok
+from ..openapi.schemas import ok_body
 from ..routing import Router
 
 router = Router(tags=["polygon"])
 
 
-@router.get("/v2/reference/news", summary="News articles (none served)", response_class=JSONBytes)
+@router.get(
+    "/v2/reference/news", summary="News articles (none served)", response_class=JSONBytes, responses=ok_body("News")
+)
 def news(request: Request, who: Caller = Depends(caller)) -> JSONBytes:
     """Always ``{count: 0, results: []}``: no news source is configured."""
     return ok(request, {"count": 0, "results": []})

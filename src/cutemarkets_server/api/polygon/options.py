@@ -11,12 +11,14 @@ from fastapi import Depends, Request
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..options.chain import chain as v1_chain
 from ..options.contracts import contract_detail as v1_contract_detail
 from ..options.contracts import list_contracts as v1_list_contracts
 from ..options.snapshot import snapshot as v1_snapshot
 from ..routing import Router
-from .common import forward, reshape
+from .common import forward, reshape, same_query_as
 
 router = Router(tags=["polygon"])
 
@@ -33,9 +35,18 @@ def _with_underlying(underlying: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-@router.get("/v3/snapshot/options/{underlying}", summary="Option chain snapshot", response_class=JSONBytes)
+@router.get(
+    "/v3/snapshot/options/{underlying}",
+    summary="Option chain snapshot",
+    response_class=JSONBytes,
+    responses=ok_body("OptionChain"),
+    dependencies=[Depends(same_query_as(v1_chain))],
+)
 def chain(
-    request: Request, underlying: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    underlying: str = q.stock_ticker("The underlying's symbol"),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """Snapshots of an underlying's listed contracts. Query as ``/v1/options/chain/{underlying}/``:
     ``as_of`` (YYYY-MM-DD = just before that day's 09:30 ET open, or an exact instant), ``strike_price``,
@@ -46,12 +57,16 @@ def chain(
 
 
 @router.get(
-    "/v3/snapshot/options/{underlying}/{option_contract}", summary="Option contract snapshot", response_class=JSONBytes
+    "/v3/snapshot/options/{underlying}/{option_contract}",
+    summary="Option contract snapshot",
+    response_class=JSONBytes,
+    responses=ok_body("OptionSnapshotResult"),
+    dependencies=[Depends(same_query_as(v1_snapshot))],
 )
 def contract_snapshot(
     request: Request,
-    underlying: str,
-    option_contract: str,
+    underlying: str = q.stock_ticker("The underlying's symbol"),
+    option_contract: str = q.option_ticker(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -61,22 +76,33 @@ def contract_snapshot(
     return reshape(response, _with_underlying(underlying))
 
 
-@router.get("/v3/reference/options/contracts", summary="List option contracts", response_class=JSONBytes)
+@router.get(
+    "/v3/reference/options/contracts",
+    summary="List option contracts",
+    response_class=JSONBytes,
+    responses=ok_body("OptionContracts"),
+    dependencies=[Depends(same_query_as(v1_list_contracts))],
+)
 def list_contracts(request: Request, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)) -> JSONBytes:
     """Contracts as listed on ``as_of`` (default today). Query as ``/v1/options/contracts/``:
     ``underlying_ticker`` (with ranges), ``contract_type``, ``expiration_date`` and ``strike_price`` (with
     ranges), ``expired`` (true: only contracts expired by ``as_of``), ``sort``, ``order``, ``limit`` (default
-    10, maximum 1000), ``cursor``."""
-    who.require_product("options")
+    10, maximum 1000), ``cursor``. Reference data: any valid key, whatever its products."""
     return forward(v1_list_contracts, request, ctx, who)
 
 
 @router.get(
-    "/v3/reference/options/contracts/{options_ticker}", summary="Option contract details", response_class=JSONBytes
+    "/v3/reference/options/contracts/{options_ticker}",
+    summary="Option contract details",
+    response_class=JSONBytes,
+    responses=ok_body("OptionContractResult"),
+    dependencies=[Depends(same_query_as(v1_contract_detail))],
 )
 def contract_detail(
-    request: Request, options_ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    options_ticker: str = q.option_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
-    """One contract's reference record; ``as_of`` = as in force that day."""
-    who.require_product("options")
+    """One contract's reference record; ``as_of`` = as in force that day. Any valid key."""
     return forward(v1_contract_detail, request, ctx, who, options_ticker=options_ticker)

@@ -8,22 +8,26 @@ from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..errors import not_found
+from ..openapi import params as qp
+from ..openapi.schemas import ok_body
+from ..paging import Pager
 from ..routing import Router
 from ..shapes import last_trade_compact, option_quote_rows, option_trade_rows, stock_quote_rows, stock_trade_rows
-from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
+from ..ticklists import TickQuery, first_page, horizon, last_tick, list_ticks, tick_query_of
 from .common import CURSOR_DOC, Instrument, cursor_of, instrument, no_rows
 from .shapes import last_nbbo
 
 router = Router(tags=["polygon"])
 
 MAX_LIMIT = 50000
-ROW_SHAPES: dict[str, Callable[[pa.Table], list[dict[str, Any]]]] = {
+tick_query = tick_query_of(MAX_LIMIT)
+ROW_SHAPES: dict[str, Callable[[pa.Table], Any]] = {
     "option_trades": option_trade_rows,
     "option_quotes": option_quote_rows,
     "stock_trades": stock_trade_rows,
@@ -45,9 +49,14 @@ def _listing(
     query: TickQuery,
     timeframe: str | None = None,
 ) -> JSONBytes:
-    if not inst.known:
-        return no_rows(request)
     dataset = _dataset(inst, kind)
+    if not inst.known:
+        page = cursor_of(request)
+        if page:
+            Pager(request, ctx, who, f"polygon_{dataset}").load(page)
+        else:
+            first_page(who, inst.ticker, query, timeframe, MAX_LIMIT)
+        return no_rows(request)
     return list_ticks(
         request,
         ctx,
@@ -62,12 +71,14 @@ def _listing(
     )
 
 
-@router.get("/v3/trades/{ticker}", summary="Trades, stocks and options", response_class=JSONBytes)
+@router.get(
+    "/v3/trades/{ticker}", summary="Trades, stocks and options", response_class=JSONBytes, responses=ok_body("Trades")
+)
 def trades(
     request: Request,
-    ticker: str,
+    ticker: str = qp.any_ticker(),
     q: TickQuery = Depends(tick_query),
-    cursor: str | None = Query(None, description=CURSOR_DOC),
+    cursor: str | None = qp.token(CURSOR_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -82,13 +93,18 @@ def trades(
     )
 
 
-@router.get("/v3/quotes/{ticker}", summary="NBBO quotes, stocks and options (Expert plan)", response_class=JSONBytes)
+@router.get(
+    "/v3/quotes/{ticker}",
+    summary="NBBO quotes, stocks and options (Expert plan)",
+    response_class=JSONBytes,
+    responses=ok_body("Quotes"),
+)
 def quotes(
     request: Request,
-    ticker: str,
+    ticker: str = qp.any_ticker(),
     q: TickQuery = Depends(tick_query),
-    cursor: str | None = Query(None, description=CURSOR_DOC),
-    timeframe: str | None = Query(None, description="live (default) or delayed"),
+    cursor: str | None = qp.token(CURSOR_DOC),
+    timeframe: str | None = qp.choice(("live", "delayed"), "live (default) or delayed"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -106,9 +122,17 @@ def quotes(
     )
 
 
-@router.get("/v2/last/trade/{ticker}", summary="Last trade, stocks and options", response_class=JSONBytes)
+@router.get(
+    "/v2/last/trade/{ticker}",
+    summary="Last trade, stocks and options",
+    response_class=JSONBytes,
+    responses=ok_body("LastTradeResult"),
+)
 def last_trade(
-    request: Request, ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    ticker: str = qp.any_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The latest trade (``t`` SIP ns, ``y`` participant ns, ``f`` TRF ns, ``i`` id)."""
     inst = instrument(ctx, who, ticker)
@@ -118,9 +142,17 @@ def last_trade(
     return results(request, last_trade_compact(inst.ticker, row))
 
 
-@router.get("/v2/last/nbbo/{ticker}", summary="Last NBBO quote (Expert plan)", response_class=JSONBytes)
+@router.get(
+    "/v2/last/nbbo/{ticker}",
+    summary="Last NBBO quote (Expert plan)",
+    response_class=JSONBytes,
+    responses=ok_body("LastNBBOResult"),
+)
 def last_quote(
-    request: Request, ticker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    ticker: str = qp.any_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The current NBBO with Polygon's keys (``x`` bid exchange, ``X`` ask exchange, ``y`` participant ns)."""
     inst = instrument(ctx, who, ticker)

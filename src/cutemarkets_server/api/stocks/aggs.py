@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-import numpy as np
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
-from ...market.bars import INTRADAY
+from ...market.bars import INTRADAY, Bars
 from ...market.calendar import MarketCalendar
 from ...services.stocks import StockMarket, window_sessions
-from ..aggregates import aggs_range, open_close, previous_day
+from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, ok
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..params import parse_bool, parse_date
 from ..routing import Router
 from ..shapes import grouped_daily_row
@@ -23,26 +23,28 @@ from .common import known_stock, stock_ticker
 router = Router(tags=["stocks"])
 
 
-def session_labeller(calendar: MarketCalendar) -> Callable[[list[dict[str, Any]], str, int], None]:
-    """Adds ``session`` (premarket/regular/after_hours) to minute and hour bars that lie inside one session."""
+def session_labeller(calendar: MarketCalendar) -> Callable[[Bars, str, int], list[str | None] | None]:
+    """The ``session`` (premarket/regular/after_hours) of minute and hour bars that lie inside one session."""
 
-    def annotate(rows: list[dict[str, Any]], timespan: str, multiplier: int) -> None:
-        if timespan not in ("minute", "hour") or not rows:
-            return
-        starts = np.array([r["t"] for r in rows], dtype=np.int64) * 1_000_000
-        for row, label in zip(rows, window_sessions(calendar, starts, INTRADAY[timespan] * multiplier), strict=True):
-            if label is not None:
-                row["session"] = label
+    def labels(bars: Bars, timespan: str, multiplier: int) -> list[str | None] | None:
+        if timespan not in ("minute", "hour") or len(bars) == 0:
+            return None
+        return list(window_sessions(calendar, bars.window_start, INTRADAY[timespan] * multiplier))
 
-    return annotate
+    return labels
 
 
-@router.get("/v1/stocks/aggs/grouped/{date}/", summary="Grouped daily bars (all stocks)", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/aggs/grouped/{date}/",
+    summary="Grouped daily bars (all stocks)",
+    response_class=JSONBytes,
+    responses=ok_body("GroupedDaily"),
+)
 def grouped(
     request: Request,
-    date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    include_otc: str | None = Query(None, description="true adds OTC tickers (default false)"),
+    date: str = q.path_day(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    include_otc: str | None = q.boolean("true adds OTC tickers (default false)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -61,11 +63,16 @@ def grouped(
     )
 
 
-@router.get("/v1/stocks/aggs/{stocksTicker}/prev/", summary="Stock previous-day bar", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/aggs/{stocksTicker}/prev/",
+    summary="Stock previous-day bar",
+    response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
+)
 def prev(
     request: Request,
-    stocksTicker: str,
-    adjusted: str | None = Query(None),
+    stocksTicker: str = q.stock_ticker(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -79,18 +86,19 @@ def prev(
     "/v1/stocks/aggs/{stocksTicker}/{multiplier}/{timespan}/{from_date}/{to_date}/",
     summary="Stock aggregates (custom range)",
     response_class=JSONBytes,
+    responses=ok_body("Aggregates"),
 )
 def aggs(
     request: Request,
-    stocksTicker: str,
-    multiplier: str,
-    timespan: str,
-    from_date: str,
-    to_date: str,
-    adjusted: str | None = Query(None, description="true (default) applies splits"),
-    sort: str | None = Query(None, description="asc (default) or desc by bar time"),
-    limit: str | None = Query(None, description="Base bars read: default 5000, maximum 10000"),
-    page: str | None = Query(None),
+    stocksTicker: str = q.stock_ticker(),
+    multiplier: str = q.multiplier(),
+    timespan: str = q.path_choice(V1_TIMESPANS, "Bar length unit"),
+    from_date: str = q.range_bound("from"),
+    to_date: str = q.range_bound("to"),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
+    sort: str | None = q.choice(("asc", "desc"), "asc (default) or desc by bar time"),
+    limit: str | None = q.limit(default=5000, maximum=10000, what="Base bars read"),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -116,12 +124,17 @@ def aggs(
     )
 
 
-@router.get("/v1/stocks/open-close/{stocksTicker}/{date}/", summary="Stock daily open/close", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/open-close/{stocksTicker}/{date}/",
+    summary="Stock daily open/close",
+    response_class=JSONBytes,
+    responses=ok_body("OpenClose"),
+)
 def daily_open_close(
     request: Request,
-    stocksTicker: str,
-    date: str,
-    adjusted: str | None = Query(None),
+    stocksTicker: str = q.stock_ticker(),
+    date: str = q.path_day(),
+    adjusted: str | None = q.boolean("true (default) applies splits"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

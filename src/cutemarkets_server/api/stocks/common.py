@@ -13,7 +13,7 @@ _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,19}$")
 def stock_ticker(raw: str, name: str = "stocksTicker") -> str:
     """The canonical (upper-case) stock symbol; 400 when it cannot be one (e.g. an ``O:`` option ticker)."""
     symbol = raw.strip().upper()
-    if not _SYMBOL.match(symbol):
+    if not raw.isascii() or not _SYMBOL.match(symbol):
         raise bad_request(f"Invalid {name} {raw!r}: expected a stock symbol such as AAPL or BRK.B.")
     return symbol
 

@@ -5,22 +5,30 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
+from ...services.indicators import KINDS
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes
-from ..indicators import indicator_query, indicator_response
-from ..options.common import known_contract, option_ticker
+from ..indicators import indicator_query, indicator_response, polygon_indicator_query
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
+from ..options.common import is_option_ticker, known_contract, option_ticker
 from ..routing import Router
 from .common import known_stock, stock_ticker
 
 router = Router(tags=["stocks"])
 
 
-@router.get("/v1/stocks/indicators/{indicator}/{stocksTicker}/", summary="Stock indicators", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/indicators/{indicator}/{stocksTicker}/",
+    summary="Stock indicators",
+    response_class=JSONBytes,
+    responses=ok_body("Indicator"),
+)
 def indicators(
     request: Request,
-    indicator: str,
-    stocksTicker: str,
+    indicator: str = q.path_choice(KINDS, "sma, ema, macd or rsi"),
+    stocksTicker: str = q.stock_ticker(),
     params: dict[str, str | None] = Depends(indicator_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -44,18 +52,19 @@ def indicators(
     summary="Indicators of a stock or an option contract",
     response_class=JSONBytes,
     tags=["reference"],
+    responses=ok_body("Indicator"),
 )
 def indicators_any(
     request: Request,
-    indicator: str,
-    ticker: str,
-    params: dict[str, str | None] = Depends(indicator_query),
+    indicator: str = q.path_choice(KINDS, "sma, ema, macd or rsi"),
+    ticker: str = q.path(q.ANY_STOCK_OR_OPTION, "A stock symbol or an O: option ticker", example="SPY"),
+    params: dict[str, str | None] = Depends(polygon_indicator_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The same indicators for either product: an ``O:`` ticker needs the options product, any other
     ticker the stocks product. Takes every parameter of the product routes."""
-    if ticker.strip().upper().startswith("O:"):
+    if is_option_ticker(ticker):  # an O: ticker, or a bare OCC symbol
         who.require_product("options")
         symbol = option_ticker(ticker, "ticker")
         known_contract(ctx.services, symbol)

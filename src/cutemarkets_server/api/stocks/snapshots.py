@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...services.stocks import DIRECTIONS, MOVERS_COUNT, StockMarket, StockSnapshot
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, ok, results
 from ..errors import not_found
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..params import parse_bool, parse_choice, parse_limit
 from ..routing import Router
 from ..shapes import stock_snapshot_row
@@ -23,13 +25,18 @@ def _rows(snaps: list[StockSnapshot], who: Caller) -> list[dict]:
     return [stock_snapshot_row(s, who.timeframe, StockMarket.close_stamp_ms) for s in snaps]
 
 
-@router.get("/v1/stocks/snapshot/", summary="Stock snapshots (all tickers or a list)", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/snapshot/",
+    summary="Stock snapshots (all tickers or a list)",
+    response_class=JSONBytes,
+    responses=ok_body("StockSnapshots"),
+)
 def snapshot_all(
     request: Request,
-    tickers: str | None = Query(None, description="Comma-separated symbols, e.g. AAPL,MSFT,NVDA (default: all)"),
-    ticker_any_of: str | None = Query(None, alias="ticker.any_of", description="Comma-separated symbols"),
-    include_otc: str | None = Query(None, description="true adds OTC tickers (default false)"),
-    limit: str | None = Query(None, description="At most this many rows (default: all)"),
+    tickers: str | None = q.query(q.TICKER_LIST, "Comma-separated symbols, e.g. AAPL,MSFT,NVDA (default: all)"),
+    ticker_any_of: str | None = q.query(q.TICKER_LIST, "Comma-separated symbols", alias="ticker.any_of"),
+    include_otc: str | None = q.boolean("true adds OTC tickers (default false)"),
+    limit: str | None = q.query({"type": "integer", "minimum": 1}, "At most this many rows (default: all)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -51,12 +58,17 @@ def snapshot_all(
     return ok(request, {"count": len(rows), "tickers": rows})
 
 
-@router.get("/v1/stocks/snapshot/movers/{direction}/", summary="Top stock gainers or losers", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/snapshot/movers/{direction}/",
+    summary="Top stock gainers or losers",
+    response_class=JSONBytes,
+    responses=ok_body("StockMovers"),
+)
 def movers(
     request: Request,
-    direction: str,
-    include_otc: str | None = Query(None, description="true adds OTC tickers (default false)"),
-    limit: str | None = Query(None, description=f"default and maximum {MOVERS_COUNT}"),
+    direction: str = q.path_choice(DIRECTIONS, "gainers or losers"),
+    include_otc: str | None = q.boolean("true adds OTC tickers (default false)"),
+    limit: str | None = q.limit(default=MOVERS_COUNT, maximum=MOVERS_COUNT),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -73,9 +85,17 @@ def movers(
     return ok(request, {"tickers": _rows(snaps, who)})
 
 
-@router.get("/v1/stocks/snapshot/{stocksTicker}/", summary="One stock's snapshot", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/snapshot/{stocksTicker}/",
+    summary="One stock's snapshot",
+    response_class=JSONBytes,
+    responses=ok_body("StockSnapshotResult"),
+)
 def snapshot_one(
-    request: Request, stocksTicker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    stocksTicker: str = q.stock_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The snapshot of one ticker; 404 for an unknown ticker or one without any data yet."""
     ticker = stock_ticker(stocksTicker)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ...services.stocks import TICKER_SORTS, TICKER_TYPES, StockMarket, TickerQuery
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..errors import not_found
+from ..openapi import params as q
+from ..openapi.schemas import ok_body
 from ..paging import Pager
 from ..params import parse_bool, parse_choice, parse_date, parse_limit
 from ..routing import Router
@@ -32,24 +34,29 @@ def _day(who: Caller, date: str | None) -> dt.date:
     return day
 
 
-@router.get("/v1/stocks/tickers/", summary="List stock tickers", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/tickers/",
+    summary="List stock tickers",
+    response_class=JSONBytes,
+    responses=ok_body("StockTickers"),
+)
 def list_tickers(
     request: Request,
-    ticker: str | None = Query(None),
-    ticker_gte: str | None = Query(None, alias="ticker.gte"),
-    ticker_gt: str | None = Query(None, alias="ticker.gt"),
-    ticker_lte: str | None = Query(None, alias="ticker.lte"),
-    ticker_lt: str | None = Query(None, alias="ticker.lt"),
-    type: str | None = Query(None, description="A type code from /v1/stocks/tickers/types/, e.g. CS or ETF"),
-    market: str | None = Query(None, description="stocks, otc, crypto, fx or indices"),
-    exchange: str | None = Query(None, description="Primary exchange MIC, e.g. XNAS"),
-    search: str | None = Query(None, description="Part of a symbol or company name"),
-    active: str | None = Query(None, description="true (default): listed on date; false: delisted by then"),
-    date: str | None = Query(None, description="YYYY-MM-DD (default today): tickers as listed on that day"),
-    sort: str | None = Query(None, description="ticker (default) or another StockTicker field"),
-    order: str | None = Query(None, description="asc (default) or desc"),
-    limit: str | None = Query(None, description="default 100, maximum 1000"),
-    page: str | None = Query(None),
+    ticker: str | None = q.query(q.STOCK_TICKER, "A stock symbol"),
+    ticker_gte: str | None = q.query(q.STOCK_TICKER, alias="ticker.gte"),
+    ticker_gt: str | None = q.query(q.STOCK_TICKER, alias="ticker.gt"),
+    ticker_lte: str | None = q.query(q.STOCK_TICKER, alias="ticker.lte"),
+    ticker_lt: str | None = q.query(q.STOCK_TICKER, alias="ticker.lt"),
+    type: str | None = q.choice([c.upper() for c in TYPE_CODES], "A type code from /v1/stocks/tickers/types/"),
+    market: str | None = q.choice(MARKETS, "stocks, otc, crypto, fx or indices"),
+    exchange: str | None = q.text("Primary exchange MIC, e.g. XNAS"),
+    search: str | None = q.text("Part of a symbol or company name"),
+    active: str | None = q.boolean("true (default): listed on date; false: delisted by then"),
+    date: str | None = q.day("YYYY-MM-DD (default today): tickers as listed on that day"),
+    sort: str | None = q.choice(TICKER_SORTS, "ticker (default) or another StockTicker field"),
+    order: str | None = q.choice(("asc", "desc"), "asc (default) or desc"),
+    limit: str | None = q.limit(default=100, maximum=1000),
+    page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -108,11 +115,16 @@ def list_tickers(
     return results(request, [stock_ticker_row(r) for r in rows], next_url=next_url)
 
 
-@router.get("/v1/stocks/tickers/types/", summary="Stock ticker types", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/tickers/types/",
+    summary="Stock ticker types",
+    response_class=JSONBytes,
+    responses=ok_body("TickerTypes"),
+)
 def ticker_types(
     request: Request,
-    asset_class: str | None = Query(None, description="stocks, options, crypto, fx or indices"),
-    locale: str | None = Query(None, description="us or global"),
+    asset_class: str | None = q.choice(ASSET_CLASSES, "stocks, options, crypto, fx or indices"),
+    locale: str | None = q.choice(LOCALES, "us or global"),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The ticker type codes (CS, ETF, …) with their descriptions."""
@@ -122,11 +134,16 @@ def ticker_types(
     return results(request, rows)
 
 
-@router.get("/v1/stocks/tickers/{stocksTicker}/", summary="Stock ticker details", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/tickers/{stocksTicker}/",
+    summary="Stock ticker details",
+    response_class=JSONBytes,
+    responses=ok_body("StockTickerResult"),
+)
 def ticker_details(
     request: Request,
-    stocksTicker: str,
-    date: str | None = Query(None, description="YYYY-MM-DD (default today): the record in force that day"),
+    stocksTicker: str = q.stock_ticker(),
+    date: str | None = q.day("YYYY-MM-DD (default today): the record in force that day"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -141,9 +158,17 @@ def ticker_details(
     return results(request, stock_ticker_row(rec, detail=True))
 
 
-@router.get("/v1/stocks/tickers/{stocksTicker}/related/", summary="Related tickers", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/tickers/{stocksTicker}/related/",
+    summary="Related tickers",
+    response_class=JSONBytes,
+    responses=ok_body("RelatedTickers"),
+)
 def related(
-    request: Request, stocksTicker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    stocksTicker: str = q.stock_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """Tickers related to this one (peers, competitors); an empty list when none are recorded."""
     symbol = stock_ticker(stocksTicker)

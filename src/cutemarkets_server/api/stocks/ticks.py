@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
+from ..openapi import params as qp
+from ..openapi.schemas import ok_body
 from ..routing import Router
 from ..shapes import last_trade_compact, stock_last_quote_compact, stock_quote_rows, stock_trade_rows
 from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
@@ -15,10 +17,15 @@ from .common import known_stock, stock_ticker
 router = Router(tags=["stocks"])
 
 
-@router.get("/v1/stocks/trades/{stocksTicker}/", summary="Stock trades", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/trades/{stocksTicker}/",
+    summary="Stock trades",
+    response_class=JSONBytes,
+    responses=ok_body("StockTrades"),
+)
 def trades(
     request: Request,
-    stocksTicker: str,
+    stocksTicker: str = qp.stock_ticker(),
     q: TickQuery = Depends(tick_query),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -39,9 +46,17 @@ def trades(
     )
 
 
-@router.get("/v1/stocks/trades/{stocksTicker}/last/", summary="Last stock trade", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/trades/{stocksTicker}/last/",
+    summary="Last stock trade",
+    response_class=JSONBytes,
+    responses=ok_body("LastTradeResult"),
+)
 def last_trade(
-    request: Request, stocksTicker: str, ctx: ApiContext = Depends(context), who: Caller = Depends(caller)
+    request: Request,
+    stocksTicker: str = qp.stock_ticker(),
+    ctx: ApiContext = Depends(context),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """The latest trade of one stock (compact keys)."""
     ticker = stock_ticker(stocksTicker)
@@ -50,12 +65,17 @@ def last_trade(
     return results(request, last_trade_compact(ticker, row))
 
 
-@router.get("/v1/stocks/quotes/{stocksTicker}/", summary="Stock quotes (Expert plan)", response_class=JSONBytes)
+@router.get(
+    "/v1/stocks/quotes/{stocksTicker}/",
+    summary="Stock quotes (Expert plan)",
+    response_class=JSONBytes,
+    responses=ok_body("StockQuotes"),
+)
 def quotes(
     request: Request,
-    stocksTicker: str,
+    stocksTicker: str = qp.stock_ticker(),
     q: TickQuery = Depends(tick_query),
-    timeframe: str | None = Query(None, description="live (default) or delayed (rows at least 15 minutes old)"),
+    timeframe: str | None = qp.choice(("live", "delayed"), "live (default) or delayed (rows at least 15 minutes old)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -77,12 +97,15 @@ def quotes(
 
 
 @router.get(
-    "/v1/stocks/quotes/{stocksTicker}/last/", summary="Last stock quote (Expert plan)", response_class=JSONBytes
+    "/v1/stocks/quotes/{stocksTicker}/last/",
+    summary="Last stock quote (Expert plan)",
+    response_class=JSONBytes,
+    responses=ok_body("StockLastQuoteResult"),
 )
 def last_quote(
     request: Request,
-    stocksTicker: str,
-    timeframe: str | None = Query(None, description="live (default) or delayed"),
+    stocksTicker: str = qp.stock_ticker(),
+    timeframe: str | None = qp.choice(("live", "delayed"), "live (default) or delayed (rows at least 15 minutes old)"),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:

@@ -1,0 +1,1 @@
+"""Small pluggable models the engine consults: fills, fees, expiration."""

@@ -1,0 +1,154 @@
+"""Backtests: our opening-range strategy beside cutebacktests 0.3.0's default intraday run over the same
+sessions against the same server (end to end, each as its own command), and a sweep of 8 parameter sets
+on Dask at 1 and 2 workers.
+
+The market is the test profile (``cutemarkets demo --profile test --end 2025-12-02``): its tick sessions
+carry the minute bars, chains and quotes both engines need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..app import create_app
+from ..clock import FixedClock
+from ..config import Settings
+from ..market.timestamps import et_ns
+from ..sim.build import build_market
+from ..store.keys import KeyStore
+from ..store.lake import Lake
+from .harness import serve_in_thread
+
+END = dt.date(2025, 12, 2)
+FROM, TO = "2025-11-20", "2025-12-02"
+TARGET_SPEEDUP = 50.0
+SWEEP_GRID = ["--grid", "range_minutes=5,10,15,30", "--grid", "fill_policy=cross_spread,mid_fraction"]
+
+
+def _market(data_dir: Path, console: Console) -> Path:
+    root = data_dir / "backtest-market"
+    if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
+        console.print("building the test-profile market for the backtest suite…")
+        build_market(root, seed=7, end=END, profile="test")
+    return root
+
+
+def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return time.perf_counter() - started, done
+
+
+def run(data_dir: Path, console: Console) -> dict[str, Any]:
+    root = _market(data_dir, console)
+    serve_dir = data_dir / "backtest-serve"
+    serve_dir.mkdir(parents=True, exist_ok=True)
+    if not (serve_dir / "lake").exists():
+        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))
+    key, _ = KeyStore(serve_dir / "keys.sqlite").create("bench-backtest", "expert", ("options", "stocks"))
+    server, base = serve_in_thread(app)
+    exe = str(Path(sys.executable).with_name("cutemarkets"))
+    work = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    results: dict[str, Any] = {}
+    try:
+        cbt_env = {
+            **env,
+            "CUTEMARKETS_BASE_URL": base,
+            "CUTEMARKETS_API_KEY": key,
+            "CUTEBACKTESTS_DATA_DIR": str(work / "cbt"),
+            "CUTEBACKTESTS_DB_PATH": str(work / "cbt" / "cutebacktests.duckdb"),
+        }
+        cbt_cmd = [
+            sys.executable, "-m", "cutebacktests.cli", "run-intraday-options-backtest", "--ticker", "SPY",
+            "--start", FROM, "--end", TO, "--option-mode", "historical", "--require-relative-volume", "false",
+        ]  # fmt: skip
+        ours = [exe, "backtest", "run", "--strategy", "orb", "--underlying", "SPY", "--from", FROM, "--to", TO]
+        cases = {
+            "cutebacktests (HTTP)": (cbt_cmd, cbt_env),
+            "ours (HTTP)": ([*ours, "--out", str(work / "http"), "--source", base, "--api-key", key], env),
+            "ours (lake)": ([*ours, "--out", str(work / "lake"), "--data-dir", str(root)], env),
+        }
+        # One chain request warms the server's reference data for whichever engine goes first.
+        import httpx
+
+        httpx.get(f"{base}/v1/options/chain/SPY/", params={"as_of": FROM}, headers={"Authorization": f"Bearer {key}"})
+        seconds: dict[str, float] = {}
+        for name, (cmd, case_env) in cases.items():
+            took, done = _timed(cmd, case_env, work)
+            if done.returncode != 0:
+                raise RuntimeError(f"{name} failed ({done.returncode}): {done.stderr[-2000:]}")
+            seconds[name] = took
+        decisions = json.loads((work / "http" / "summary.json").read_text())["decisions"]
+        cbt = seconds["cutebacktests (HTTP)"]
+        table = Table(title=f"SPY {FROM} → {TO}, end to end (one command each)")
+        for col in ("engine", "seconds", "speed-up vs cutebacktests", "our decisions/s"):
+            table.add_column(col, justify="right" if col != "engine" else "left")
+        for name, s in seconds.items():
+            rate = "" if name.startswith("cute") else f"{decisions / s:.1f}"
+            table.add_row(name, f"{s:.2f}", f"{cbt / s:.1f}x", rate)
+        console.print(table)
+        speedup = cbt / seconds["ours (HTTP)"]
+        results["side_by_side"] = {
+            "seconds": seconds,
+            "decisions": decisions,
+            "speedup_http": speedup,
+            "speedup_lake": cbt / seconds["ours (lake)"],
+            "target_speedup": TARGET_SPEEDUP,
+            "meets_target": speedup >= TARGET_SPEEDUP,
+        }
+        results["sweep"] = _sweep_scaling(root, work, exe, env, console)
+    finally:
+        server.should_exit = True
+    return results
+
+
+def _sweep_scaling(root: Path, work: Path, exe: str, env: dict[str, str], console: Console) -> dict[str, Any]:
+    """8 parameter sets at 1 and 2 workers: end to end through the command (cluster start included), and
+    the runs alone on a started, warmed local cluster (each worker has opened the lake once)."""
+    from ..backtest.sources import SourceConfig
+    from ..backtest.sweep import dask_client, grid, make_spec, run_many
+
+    base = {
+        "strategy": "orb",
+        "underlying": "SPY",
+        "start": dt.date.fromisoformat(FROM),
+        "end": dt.date.fromisoformat(TO),
+    }
+    base["set"] = {}
+    axes = {"range_minutes": ["5", "10", "15", "30"], "fill_policy": ["cross_spread", "mid_fraction"]}
+    specs = [make_spec(base, p) for p in grid(axes)]
+    source = SourceConfig(root)
+    out: dict[str, Any] = {"end_to_end_runs_per_second": {}, "warm_runs_per_second": {}}
+    for workers in (1, 2):
+        cmd = [
+            exe, "backtest", "sweep", "--strategy", "orb", "--underlying", "SPY", "--from", FROM, "--to", TO,
+            "--out", str(work / f"sweep-{workers}"), "--data-dir", str(root), *SWEEP_GRID, "--workers", str(workers),
+        ]  # fmt: skip
+        took, done = _timed(cmd, env, work)
+        if done.returncode != 0:
+            raise RuntimeError(f"sweep with {workers} workers failed: {done.stderr[-2000:]}")
+        out["end_to_end_runs_per_second"][str(workers)] = len(specs) / took
+        with dask_client(workers, None) as client:
+            run_many(client, specs[:workers], source, [None] * workers, None)  # warm every worker
+            started = time.perf_counter()
+            run_many(client, specs, source, [None] * len(specs), None)
+            out["warm_runs_per_second"][str(workers)] = len(specs) / (time.perf_counter() - started)
+    e2e, warm = out["end_to_end_runs_per_second"], out["warm_runs_per_second"]
+    console.print(
+        f"sweep of 8 parameter sets, runs/s at 1 and 2 workers: end to end {e2e['1']:.2f} → {e2e['2']:.2f} "
+        f"({e2e['2'] / e2e['1']:.2f}x); warm cluster {warm['1']:.2f} → {warm['2']:.2f} ({warm['2'] / warm['1']:.2f}x)"
+    )
+    return out
