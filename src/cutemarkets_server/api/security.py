@@ -20,9 +20,10 @@ log = logging.getLogger("cutemarkets.access")
 
 # The API answers JSON only: nothing may be framed, sniffed or loaded by it.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# HTML pages (the interactive docs) load their scripts and styles from the jsDelivr CDN.
+# HTML pages (the interactive docs) load their scripts and styles from the jsDelivr CDN. ReDoc (served
+# offline at /redoc) starts its search worker from a blob: URL.
 HTML_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; worker-src 'self' blob:; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
