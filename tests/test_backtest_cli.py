@@ -110,8 +110,6 @@ def test_a_strategy_from_a_file(market_dir: Path, tmp_path: Path) -> None:
         "            ctx.enter('buy_put', [(sel, 1)])\n"
     )
     out = tmp_path / "out"
-    code, text = cli(*RUN, "--strategy", str(code_file), "--from", "2025-11-20", "--to", "2025-11-20")
-    assert code != 0  # --out is required
     code, text = cli(
         *RUN, "--strategy", str(code_file), "--from", "2025-11-20", "--to", "2025-11-20", "--out", str(out),
         "--data-dir", str(market_dir),
