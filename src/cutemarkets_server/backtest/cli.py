@@ -160,10 +160,26 @@ def run(
     api_key: KeyOpt = None,
 ) -> None:
     """Run one backtest and write its artifacts into --out."""
-    from ..market.calendar import xnys
-    from .data.lake import LakeSource
-    from .run import run_backtest
+    run_command(strategy, underlying, out, frm, to, data_dir, sets, source, api_key)
+
+
+def run_command(
+    strategy: str,
+    underlying: str,
+    out: Path,
+    frm: str | None,
+    to: str | None,
+    data_dir: Path,
+    sets: list[str] | None,
+    source: str | None,
+    api_key: str | None,
+) -> None:
+    """The body of ``backtest run`` (also reached by ``quickrun.py`` without building the typer app)."""
+    from .calendar import calendar
+    from .run import preload_writer, run_backtest
     from .sweep import make_spec
+
+    preload_writer()  # the Parquet writer loads in the background while the run reads its data
 
     def go() -> None:
         cfg = _source(data_dir, source, api_key)
@@ -172,14 +188,13 @@ def run(
         src = cfg.open()
         first, last = frm, to
         if first is None or last is None:
-            assert isinstance(src, LakeSource)
-            days = src.quote_days()
+            days = src.quote_days()  # type: ignore[attr-defined]  # the lake (--source needs the dates)
             if not days:
                 raise DataSourceError(f"the lake in {data_dir} holds no option quotes")
             first, last = first or days[0].isoformat(), last or days[-1].isoformat()
         base = _base(strategy, underlying, first, last, sets)
         spec = make_spec(base, {})
-        sessions = xnys().sessions_in_range(spec.start, spec.end)
+        sessions = calendar().sessions_in_range(spec.start, spec.end)
         with _progress() as bar:
             task = bar.add_task(f"{spec.strategy} {spec.underlying}", total=len(sessions))
             result = run_backtest(spec, src, out, progress=lambda day: bar.advance(task))
