@@ -22,13 +22,24 @@ def cache_dir() -> Path:
     return Path(base) / "cutemarkets-server"
 
 
-def package_version(name: str) -> str | None:
-    """The installed version of a distribution (without importing it), or None."""
-    from importlib.metadata import PackageNotFoundError, version
+def package_version(distribution: str, module: str) -> str | None:
+    """The installed version of a distribution, from its ``.dist-info`` directory beside the module
+    (importlib.metadata costs a command more to import than this look-up takes); for other layouts a
+    key from the module file's modification time. None when the module is not installed."""
+    import importlib.util
 
+    spec = importlib.util.find_spec(module)  # locates the module without running it
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin)
+    site = origin.parent.parent if origin.name == "__init__.py" else origin.parent
+    prefix = distribution.replace("-", "_").lower() + "-"
     try:
-        return version(name)
-    except PackageNotFoundError:
+        for name in os.listdir(site):
+            if name.lower().startswith(prefix) and name.endswith(".dist-info"):
+                return name[len(prefix) : -len(".dist-info")]
+        return f"mtime{origin.stat().st_mtime_ns}"
+    except OSError:
         return None
 
 

@@ -38,7 +38,7 @@ def _parse(text: str | None) -> SessionTable | None:
 @lru_cache(maxsize=1)
 def calendar() -> MarketCalendar:
     """The XNYS calendar (the same sessions as ``market.calendar.xnys()``), from the cache when present."""
-    version = package_version("exchange_calendars")
+    version = package_version("exchange_calendars", "exchange_calendars")
     if version is None:
         return xnys()
     table = _parse(read_text(_name(version)))

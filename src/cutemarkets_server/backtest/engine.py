@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..market.calendar import MarketCalendar
+from ..market.timestamps import et_midnight_ns
 from .config import Execution
 from .context import Context
 from .data.base import Bar, DataSource, DataSourceError, Quote
@@ -141,10 +142,13 @@ class Engine:
     def _read_minute_bars(self, days: list[dt.date]) -> None:
         """One read for the next sessions' minute bars, kept by ET day until each session runs."""
         self._minute_bars = {d: [] for d in days}
-        for b in self.source.minute_bars_between(self.underlying, days[0], days[-1]):
-            found = self._minute_bars.get(_day(b.start_ns))
-            if found is not None:
-                found.append(b)
+        bounds = [(et_midnight_ns(d), et_midnight_ns(d + dt.timedelta(days=1)), self._minute_bars[d]) for d in days]
+        k = 0
+        for b in self.source.minute_bars_between(self.underlying, days[0], days[-1]):  # oldest first
+            while k < len(bounds) and b.start_ns >= bounds[k][1]:
+                k += 1
+            if k < len(bounds) and b.start_ns >= bounds[k][0]:
+                bounds[k][2].append(b)
 
     def _run_session(self, ctx: Context, day: dt.date, day_bars: list[Bar]) -> None:
         hours = self.calendar.hours(day)

@@ -63,7 +63,7 @@ def _render_template() -> str:
 @lru_cache(maxsize=1)
 def template_json() -> str:
     """The expanded ``plotly_white`` template as JSON text, from the cache when present."""
-    version = package_version("plotly")
+    version = package_version("plotly", "plotly")
     if version is None:
         return _render_template()
     name = f"plotly-{version}-{TEMPLATE}-template.json"
