@@ -178,10 +178,27 @@ def run(
 ) -> None:
     """Run one backtest and write its artifacts into --out (default: a new run folder in the backtests folder
     that `cutemarkets serve --data-dir` shows in its console)."""
-    from ..market.calendar import xnys
-    from .data.lake import LakeSource
-    from .run import run_backtest
+    run_command(strategy, underlying, out, frm, to, data_dir, sets, source, api_key, backtests_dir)
+
+
+def run_command(
+    strategy: str,
+    underlying: str,
+    out: Path | None,
+    frm: str | None,
+    to: str | None,
+    data_dir: Path,
+    sets: list[str] | None,
+    source: str | None,
+    api_key: str | None,
+    backtests_dir: Path | None = None,
+) -> None:
+    """The body of ``backtest run`` (also reached by ``quickrun.py`` without building the typer app)."""
+    from .calendar import calendar
+    from .run import preload_writer, run_backtest
     from .sweep import make_spec
+
+    preload_writer()  # the Parquet writer loads in the background while the run reads its data
 
     def go() -> None:
         cfg = _source(data_dir, source, api_key)
@@ -190,8 +207,7 @@ def run(
         src = cfg.open()
         first, last = frm, to
         if first is None or last is None:
-            assert isinstance(src, LakeSource)
-            days = src.quote_days()
+            days = src.quote_days()  # type: ignore[attr-defined]  # the lake (--source needs the dates)
             if not days:
                 raise DataSourceError(f"the lake in {data_dir} holds no option quotes")
             first, last = first or days[0].isoformat(), last or days[-1].isoformat()
@@ -204,7 +220,7 @@ def run(
             now = dt.datetime.now(dt.UTC)
             name = run_dir_name(spec.strategy, spec.underlying, spec.start, spec.end, now)
             target = new_run_dir(backtests_root(data_dir, backtests_dir), name)
-        sessions = xnys().sessions_in_range(spec.start, spec.end)
+        sessions = calendar().sessions_in_range(spec.start, spec.end)
         with _progress() as bar:
             task = bar.add_task(f"{spec.strategy} {spec.underlying}", total=len(sessions))
             result = run_backtest(spec, src, target, progress=lambda day: bar.advance(task))
