@@ -144,3 +144,12 @@ def http(server: RunningServer) -> Iterator[object]:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="session")
+def engine_runs(server: RunningServer) -> object:
+    """Two runs of the real backtest engine on the test market, written by ``cutemarkets backtest run`` (no
+    ``--out``) into the running server's backtests folder (see ``tests/enginerun.py``)."""
+    from enginerun import make_engine_runs
+
+    return make_engine_runs(server.data_dir)

@@ -428,3 +428,11 @@ def test_large_answers_are_gzipped_for_remote_clients_that_ask(http: httpx.Clien
     assert "content-encoding" not in local.headers and len(local.content) > 2048
     assert zipped.json()["results"] == plain.json()["results"] == local.json()["results"]
     assert zipped.headers["content-type"].startswith("application/json") and "x-ratelimit-plan" in zipped.headers
+
+
+def test_a_wrong_method_names_every_method_of_its_path(http: httpx.Client, server: RunningServer) -> None:
+    """A 405 lists in ``Allow`` every method some route serves at the path, not only the first route's."""
+    path = "/v1/paper/accounts/85abe1d6-a161-4997-80e5-10f35ba0ec53/"
+    r = http.request("PUT", path, headers=auth(server.key("paper_only")))
+    assert r.status_code == 405 and r.json()["status"] == "ERROR", r.text
+    assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}

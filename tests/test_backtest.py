@@ -430,3 +430,93 @@ def test_limit_orders_fill_only_when_a_quote_meets_the_limit(lake: LakeSource, m
         else:
             assert usable and f.fill_timestamp == usable[0][0] and f.fill_price == usable[0][2]
             assert f.quote_age_ms == 0.0 and f.fill_price <= f.limit_price
+
+
+# -- the pieces that keep a run's command quick, each against what it replaces ------------------------
+
+
+@pytest.mark.parametrize("with_rejects", [False, True])
+def test_report_charts_are_the_bytes_plotly_writes(with_rejects: bool) -> None:
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    from cutemarkets_server.backtest.report.charts import bar, chart, plotly_js, scatter
+
+    def plotly_chart(fig: go.Figure, div_id: str) -> str:  # what the report wrote before charts.py
+        fig.update_layout(margin={"l": 50, "r": 20, "t": 40, "b": 40}, height=320, template="plotly_white")
+        return pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=div_id, config={"displaylogo": False})
+
+    days = ["2025-11-20", "2025-11-21", "2025-11-24"]
+    equity = [100_000.0, 101_234.5678, 99_000.125]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=days, y=equity, name="equity (mid)", mode="lines+markers"))
+    fig.add_trace(go.Scatter(x=days, y=[1e-7, 0.0, -3.5], name="cash </script>", mode="lines"))
+    fig.update_layout(title="Equity per session (marked at the close)")
+    fig.update_xaxes(type="category")
+    ours = chart(
+        "equity-chart",
+        [
+            scatter(days, equity, "equity (mid)", mode="lines+markers"),
+            scatter(days, [1e-7, 0.0, -3.5], "cash </script>", mode="lines"),
+        ],
+        "Equity per session (marked at the close)",
+        category_x=True,
+    )
+    assert ours == plotly_chart(fig, "equity-chart")
+    dd = go.Figure(go.Scatter(x=days, y=[0.0, -1.5, -0.25], fill="tozeroy", name="drawdown %"))
+    dd.update_layout(title="Drawdown (%)")
+    dd.update_xaxes(type="category")
+    mine = [scatter(days, [0.0, -1.5, -0.25], "drawdown %", fill="tozeroy")]
+    assert chart("dd", mine, "Drawdown (%)", category_x=True) == plotly_chart(dd, "dd")
+    reasons = ["no_quote", "spread_too_wide"] if with_rejects else []
+    counts = [3, 1] if with_rejects else []
+    rej = go.Figure(go.Bar(x=reasons, y=counts, name="rejects"))
+    rej.update_layout(title="Rejected decisions by reason")
+    assert chart("r", [bar(reasons, counts, "rejects")], "Rejected decisions by reason") == plotly_chart(rej, "r")
+    assert plotly_js() == get_plotlyjs()
+
+
+def test_artifact_columns_are_the_arrays_pyarrow_builds() -> None:
+    import pyarrow as pa
+
+    from cutemarkets_server.backtest.columns import column
+
+    cases = [
+        (pa.int64(), [1, None, -(2**63), 2**63 - 1, 0]),
+        (pa.int64(), []),
+        (pa.float64(), [1.5, None, 3, -0.0, 1e300, None, None, None, None]),
+        (pa.string(), ["a", None, "", "é — ET", "x" * 1000]),
+        (pa.string(), [None, None]),
+        (pa.float64(), [0.25] * 17),
+    ]
+    for type_, values in cases:
+        got = column(values, type_)
+        assert got.equals(pa.array(values, type=type_)), (type_, values)
+        got.validate(full=True)
+    with pytest.raises(TypeError):
+        column([1.5], pa.int64())
+    with pytest.raises(TypeError):
+        column([1], pa.string())
+
+
+def test_the_cached_calendar_is_the_exchange_calendar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cutemarkets_server.backtest import calendar as bt_calendar
+
+    monkeypatch.setenv("CUTEMARKETS_CACHE_DIR", str(tmp_path))
+    bt_calendar.calendar.cache_clear()
+    try:
+        built = bt_calendar.calendar()  # builds the calendar and writes the cache
+        files_written = list(tmp_path.glob("xnys-*.json"))
+        assert len(files_written) == 1
+        bt_calendar.calendar.cache_clear()
+        cached = bt_calendar.calendar()  # reads it back
+        assert cached is not built and cached.table() == xnys().table() == built.table()
+        day = dt.date(2025, 11, 28)  # an early close
+        assert cached.hours(day) == xnys().hours(day) and cached.is_early_close(day)
+        files_written[0].write_text("{not json")
+        bt_calendar.calendar.cache_clear()
+        assert bt_calendar.calendar().table() == xnys().table()  # a damaged file is rebuilt
+        assert json.loads(files_written[0].read_text())["days"]
+    finally:
+        bt_calendar.calendar.cache_clear()

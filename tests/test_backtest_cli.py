@@ -110,8 +110,6 @@ def test_a_strategy_from_a_file(market_dir: Path, tmp_path: Path) -> None:
         "            ctx.enter('buy_put', [(sel, 1)])\n"
     )
     out = tmp_path / "out"
-    code, text = cli(*RUN, "--strategy", str(code_file), "--from", "2025-11-20", "--to", "2025-11-20")
-    assert code != 0  # --out is required
     code, text = cli(
         *RUN, "--strategy", str(code_file), "--from", "2025-11-20", "--to", "2025-11-20", "--out", str(out),
         "--data-dir", str(market_dir),
@@ -276,3 +274,53 @@ def test_bad_grids_and_folds_are_errors(market_dir: Path, tmp_path: Path) -> Non
         "--step-days", "1",
     )  # fmt: skip
     assert code == 2 and "cannot hold one fold" in out
+
+
+def test_the_quick_run_parser_declares_what_the_typer_command_declares() -> None:
+    import inspect
+    import typing
+
+    import typer
+
+    from cutemarkets_server.backtest import cli as bt_cli
+    from cutemarkets_server.backtest import quickrun
+
+    hints = typing.get_type_hints(bt_cli.run, include_extras=True)
+    declared: dict[str, tuple[str, str | None]] = {}
+    for name, param in inspect.signature(bt_cli.run).parameters.items():
+        info = next(m for m in hints[name].__metadata__ if isinstance(m, typer.models.OptionInfo))
+        declared[(*info.param_decls, info.default)[0]] = (name, info.envvar)  # typer keeps the flag in default
+        if param.default is inspect.Parameter.empty:
+            assert name in quickrun.REQUIRED
+        elif name == "data_dir":
+            assert param.default == quickrun.DEFAULT_DATA_DIR
+        else:
+            assert param.default is None
+    assert declared == quickrun.OPTIONS
+    assert list(inspect.signature(bt_cli.run_command).parameters) == [v[0] for v in quickrun.OPTIONS.values()]
+
+
+def test_the_quick_run_parser_leaves_everything_unusual_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cutemarkets_server.backtest.quickrun import parse
+
+    for var in ("CUTEMARKETS_DATA_DIR", "CUTEMARKETS_BACKTEST_SOURCE", "CUTEMARKETS_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    plain = ["--strategy", "orb", "--underlying", "SPY", "--out", "o"]
+    got = parse([*plain, "--set", "a=1", "--set=b=2", "--from=2025-11-20", "--data-dir", "d"])
+    assert got is not None
+    assert (got["sets"], got["frm"], got["to"], got["data_dir"]) == (["a=1", "b=2"], "2025-11-20", None, Path("d"))
+    for argv in (
+        [*plain, "--help"],
+        [*plain, "--strategy", "orb"],  # repeated
+        [*plain, "--bogus", "1"],
+        [*plain, "--from"],  # no value
+        [*plain, "--set", "-1"],  # a value that looks like an option: typer decides
+        plain[2:],  # --strategy missing
+    ):
+        assert parse(argv) is None, argv
+    monkeypatch.setenv("CUTEMARKETS_API_KEY", "cm_env")
+    monkeypatch.setenv("CUTEMARKETS_BACKTEST_SOURCE", "http://h")
+    got = parse([*plain, "--api-key", "cm_flag"])
+    assert got is not None and (got["api_key"], got["source"]) == ("cm_flag", "http://h")
+    monkeypatch.setenv("CUTEMARKETS_DATA_DIR", "")
+    assert parse(plain) is None

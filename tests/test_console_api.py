@@ -4,16 +4,20 @@ over HTTP against the running test server."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
+import pytest
 
-from backtest_runs import write_run
+from cutemarkets_server.backtest.artifacts import SCHEMAS
+from cutemarkets_server.services.backtest_runs import LIST_SUMMARY_FIELDS
+from cutemarkets_server.store.backtest_runs import ARTIFACTS
+from enginerun import EngineRuns, cli_run
 
 from conftest import RunningServer, auth
-
-DAYS = [dt.date(2025, 11, 24), dt.date(2025, 11, 25), dt.date(2025, 11, 26)]
 
 
 def test_datasets_report_rows_bytes_and_missing_sessions(http: httpx.Client, server: RunningServer) -> None:
@@ -68,28 +72,52 @@ def test_clock_reports_mode_instant_and_session_labels(http: httpx.Client, serve
     assert free["now_ns"] - free["horizon_ns"] == 15 * 60 * 10**9
 
 
-def test_backtest_runs_are_listed_and_read(http: httpx.Client, server: RunningServer) -> None:
-    root = server.data_dir / "backtests"
-    run = write_run(root, "api-run", days=DAYS, equity=[100.0, 110.0, 99.0])
-    (root / "not-a-run").mkdir(exist_ok=True)
+def test_engine_runs_are_listed_and_read_as_written(
+    http: httpx.Client, server: RunningServer, engine_runs: EngineRuns
+) -> None:
+    run = engine_runs.rejects
+    assert run.parent == server.data_dir / "backtests"  # `backtest run` without --out: where the server looks
+    assert re.fullmatch(r"orb-SPY-2025-11-20-2025-11-26-\d{8}T\d{6}Z", run.name)
+    manifest = json.loads((run / "manifest.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    (engine_runs.root / "not-a-run").mkdir(exist_ok=True)
     listed = http.get("/v1/backtests/", headers=auth(server.key("expert"))).json()["results"]
-    row = next(r for r in listed if r["run"] == "api-run")
     assert "not-a-run" not in {r["run"] for r in listed}
-    assert row["strategy"] == "orb_calls" and row["underlying"] == "SPY" and row["trades"] == 3
-    d = http.get("/v1/backtests/api-run", headers=auth(server.key("expert"))).json()["results"]
-    assert d["manifest"]["timezone_policy"] == "store_utc_display_et"
-    assert d["fills"]["columns"] == pq.read_schema(run / "fills.parquet").names
-    assert d["fills"]["total_rows"] == 3 and d["decisions"]["total_rows"] == 6
-    assert d["rejects_by_reason"] == {"stale_quote": 3}
-    assert d["drawdown"] == [0.0, 0.0, 99.0 / 110.0 - 1.0]
-    assert set(d["files"]) == {
-        "manifest.json",
-        "summary.json",
-        "decisions.parquet",
-        "fills.parquet",
-        "equity.parquet",
-        "report.html",
-    }
+    assert {engine_runs.rejects.name, engine_runs.loss_first.name} <= {r["run"] for r in listed}
+    row = next(r for r in listed if r["run"] == run.name)
+    assert row["strategy"] == manifest["strategy"]["name"] == "orb"
+    assert (row["underlying"], row["from"], row["to"]) == ("SPY", "2025-11-20", "2025-11-26")
+    assert (row["created_at"], row["engine_version"]) == (manifest["created_at"], manifest["engine_version"])
+    assert {k: row[k] for k in LIST_SUMMARY_FIELDS} == {k: summary[k] for k in LIST_SUMMARY_FIELDS}
+    assert row["files"] == list(ARTIFACTS)
+
+    d = http.get(f"/v1/backtests/{run.name}/", headers=auth(server.key("expert"))).json()["results"]
+    assert d["manifest"] == manifest and d["summary"] == summary
+    for table in ("decisions", "fills", "equity", "trades"):
+        written = pq.read_table(run / f"{table}.parquet")
+        assert d[table]["columns"] == written.column_names == SCHEMAS[table].names, table
+        assert d[table]["rows"] == written.to_pylist(), table  # ns timestamps, nulls and floats unchanged
+        assert d[table]["total_rows"] == written.num_rows > 0, table
+    # rejects: one per rejected decision, as the engine's summary counts them (fills repeat them per leg)
+    assert d["rejects_by_reason"] == summary["rejects"] and summary["rejects"].get("stale_quote", 0) >= 1
+    rejected = [r for r in d["decisions"]["rows"] if r["reject_reason"]]
+    assert sum(d["rejects_by_reason"].values()) == len(rejected)
+    # drawdown: one value per session, its worst is the summary's max_drawdown
+    assert len(d["drawdown"]) == len(d["equity"]["rows"]) == summary["sessions"]
+    assert summary["max_drawdown"] < 0 and min(d["drawdown"]) == pytest.approx(summary["max_drawdown"], abs=1e-9)
+
+
+def test_drawdown_starts_from_the_initial_cash(
+    http: httpx.Client, server: RunningServer, engine_runs: EngineRuns
+) -> None:
+    run = engine_runs.loss_first
+    summary = json.loads((run / "summary.json").read_text())
+    d = http.get(f"/v1/backtests/{run.name}/", headers=auth(server.key("expert"))).json()["results"]
+    first = d["equity"]["rows"][0]["equity"]
+    assert first < summary["initial_cash"]  # the first session closed below the starting cash
+    assert d["drawdown"][0] == pytest.approx(first / summary["initial_cash"] - 1.0)
+    assert min(d["drawdown"]) == pytest.approx(summary["max_drawdown"], abs=1e-9)
+    assert d["rejects_by_reason"] == summary["rejects"]
 
 
 def test_backtest_routes_refuse_bad_names_unknown_runs_and_missing_keys(
@@ -106,7 +134,7 @@ def test_backtest_routes_refuse_bad_names_unknown_runs_and_missing_keys(
     assert http.get("/v1/backtests/").status_code == 401
 
 
-def test_backtests_dir_setting_moves_the_results_folder(tmp_path) -> None:
+def test_backtests_dir_setting_moves_the_results_folder(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from cutemarkets_server.cli import app
@@ -114,8 +142,23 @@ def test_backtests_dir_setting_moves_the_results_folder(tmp_path) -> None:
 
     assert Settings(data_dir=tmp_path).backtests_root == tmp_path / "backtests"
     assert Settings(data_dir=tmp_path, backtests_dir=tmp_path / "elsewhere").backtests_root == tmp_path / "elsewhere"
-    help_text = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).output
-    assert "--backtests-dir" in help_text and "CUTEMARKETS_BACKTESTS_DIR" in help_text
+    for command in ("serve", "backtest run"):
+        help_text = CliRunner().invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"}).output
+        assert "--backtests-dir" in help_text and "CUTEMARKETS_BACKTESTS_DIR" in help_text, command
+
+
+def test_backtest_run_without_out_writes_where_the_server_reads(market_dir: Path, tmp_path: Path) -> None:
+    """The same CUTEMARKETS_BACKTESTS_DIR moves both the runs `backtest run` writes and the folder served."""
+    from cutemarkets_server.config import Settings
+
+    data_dir, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data_dir.mkdir()
+    (data_dir / "lake").symlink_to(market_dir / "lake", target_is_directory=True)
+    one_day = ("--strategy", "orb", "--underlying", "SPY", "--from", "2025-11-20", "--to", "2025-11-20")
+    run = cli_run(data_dir, *one_day, env={"CUTEMARKETS_BACKTESTS_DIR": str(elsewhere)})
+    assert run.parent == elsewhere == Settings(data_dir=data_dir, backtests_dir=elsewhere).backtests_root
+    assert not (data_dir / "backtests").exists()
+    assert (run / "manifest.json").is_file() and (run / "trades.parquet").is_file()
 
 
 def test_console_pages_and_assets_are_served_without_a_key(http: httpx.Client) -> None:

@@ -5,6 +5,7 @@ the live tape labels a stale row during a replay; a bad key is refused at sign-i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import time
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
-from backtest_runs import write_run
 from browser import ARTIFACTS, Console, chrome_or_skip, new_driver
+from cutemarkets_server.backtest.records import rfc3339
 from cutemarkets_server.ws.config import StreamConfig
+from enginerun import EngineRuns
 from wsserver import StreamServer, linked_data_dir, start_stream_server
 
 from conftest import RunningServer, auth
@@ -142,15 +145,30 @@ def test_stock_page_draws_candles_indicators_and_snapshot(console: Console) -> N
     keep(console.screenshot("stock"), "stock")
 
 
-def test_backtests_page_shows_runs_found_in_the_results_folder(console: Console, server: RunningServer) -> None:
-    days = [dt.date(2025, 11, 24), dt.date(2025, 11, 25), dt.date(2025, 11, 26), dt.date(2025, 12, 1)]
-    write_run(server.data_dir / "backtests", "orb-spy-browser", days=days, equity=[1e5, 1.01e5, 0.99e5, 1.02e5])
-    console.open("/console/backtests?run=orb-spy-browser")
-    console.wait(lambda: console.js("return document.querySelectorAll('#fills tbody tr').length") == 4, what="fills")
+def test_backtests_page_shows_a_run_of_the_engine(console: Console, engine_runs: EngineRuns) -> None:
+    run = engine_runs.rejects
+    summary = json.loads((run / "summary.json").read_text())
+    equity, trades, fills = (pq.read_table(run / f"{t}.parquet").to_pylist() for t in ("equity", "trades", "fills"))
+    console.open(f"/console/backtests?run={run.name}")
+    console.wait(lambda: console.js("return document.getElementById('equity').dataset.points"), what="equity chart")
     console.assert_clean()
-    assert "orb-spy-browser" in console.text("#runs")
-    assert "stale_quote" in console.text("#decisions")
-    assert console.js("return document.getElementById('equity').data.length") >= 2
+    assert run.name in console.text("#runs") and engine_runs.loss_first.name in console.text("#runs")
+    assert f"Run {run.name}" == console.text("#run-title")
+    assert f"{summary['total_return'] * 100:.2f}%" in console.text("#summary")
+    # the equity chart: both markings and the drawdown, one point per session
+    chart = console.js("return document.getElementById('equity').data.map(t => ({name: t.name, x: t.x, y: t.y}))")
+    assert chart[0]["x"] == [e["session"] for e in equity] and chart[0]["y"] == [e["equity"] for e in equity]
+    assert "exit side" in chart[1]["name"] and chart[1]["y"] == [e["equity_bid_ask"] for e in equity]
+    assert chart[2]["name"].startswith("drawdown") and min(chart[2]["y"]) == pytest.approx(summary["max_drawdown"])
+    # rejected decisions by reason, trades and fills as the engine wrote them
+    bars = console.js("const t = document.getElementById('rejects').data[0]; return [t.y, t.x]")
+    assert dict(zip(*bars, strict=True)) == summary["rejects"] and "stale_quote" in bars[0]
+    assert console.js("return document.querySelectorAll('#trades tbody tr').length") == len(trades) > 0
+    assert console.js("return document.querySelectorAll('#fills tbody tr').length") == len(fills)
+    assert trades[0]["contracts"] in console.text("#trades") and trades[0]["exit_reason"] in console.text("#trades")
+    opened = console.js("return document.querySelector('#trades tbody tr td:nth-child(4) time').title")
+    assert opened.startswith("UTC " + rfc3339(trades[0]["opened_timestamp"])[:19])  # ns shown as instants
+    assert "stale_quote" in console.text("#decisions") and "stale_quote" in console.text("#fills")
     assert "store_utc_display_et" in console.text("#manifest")
     keep(console.screenshot("backtests"), "backtests")
 

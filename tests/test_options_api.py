@@ -615,3 +615,13 @@ def test_paging_through_a_chain_gives_the_rows_of_one_big_page(
     for a, b in zip(paged, whole, strict=False):
         assert a == b, [(k, a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)]
     assert any("greeks" in row and "fmv" in row for row in paged[10:])
+
+
+def test_expiration_bounds_at_the_ends_of_the_calendar_are_answered(http: httpx.Client, server: RunningServer) -> None:
+    """``expiration_date.gt=9999-12-31`` once overflowed the date arithmetic into a 500."""
+    h = auth(server.key("expert"))
+    for route in ("/v1/options/contracts/", "/v1/options/chain/SPY/"):
+        r = http.get(route, params={"expiration_date.gt": "9999-12-31"}, headers=h)
+        assert r.status_code == 200 and r.json()["results"] == [], r.text
+        r = http.get(route, params={"expiration_date.lt": "0001-01-01"}, headers=h)
+        assert r.status_code in (200, 403), r.text  # before the plan's lookback for most plans

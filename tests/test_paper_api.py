@@ -575,3 +575,4 @@ def test_the_python_client_requests(desk: StreamServer) -> None:
         check_shape("account", reset["account"])
         assert reset["account"]["cash"] == "100000.0000" and reset["account"]["generation"] == 2
         assert http.delete(f"/v1/paper/accounts/{aid}/").status_code == 204
+

@@ -410,6 +410,12 @@ def bench(
 
 
 def main() -> None:
+    import sys
+
+    from .backtest.quickrun import main as quick_backtest_run
+
+    if quick_backtest_run(sys.argv[1:]):  # `backtest run` without typer's per-option setup (see quickrun.py)
+        return
     app()
 
 

@@ -37,8 +37,9 @@ def run_detail(
     ctx: ApiContext = Depends(context),
     _=Depends(caller),
 ) -> JSONBytes:
-    """Manifest, summary, decisions, fills and equity (first 5,000 rows each, with ``total_rows``), the drawdown
-    of the equity curve and the rejects counted by reason."""
+    """Manifest, summary, decisions, fills, equity and trades as the engine wrote them (columns and the first
+    5,000 rows each, with ``total_rows``; integer timestamps in UTC nanoseconds), the drawdown of the equity
+    curve from the initial cash, and the rejected decisions counted by reason."""
     if not RUN_NAME.match(run):
         raise bad_request(f"run: {run!r} is not a run directory name (letters, digits, '.', '_', '-').")
     try:

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .columns import column
 from .records import Decision, EquityPoint, Fill, Trade
 
 I64, F64, STR = pa.int64(), pa.float64(), pa.string()
@@ -97,7 +98,7 @@ def table(name: str, rows: list[Decision] | list[Fill] | list[EquityPoint] | lis
         d = dataclasses.asdict(r)
         for k in cols:
             cols[k].append(d[k])
-    return pa.table(cols, schema=schema)
+    return pa.Table.from_arrays([column(cols[f.name], f.type) for f in schema], schema=schema)
 
 
 def write_parquet(path: Path, t: pa.Table) -> None:

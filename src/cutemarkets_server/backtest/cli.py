@@ -37,6 +37,22 @@ RunToOpt = Annotated[
     str | None, typer.Option("--to", help="Last session, YYYY-MM-DD (lake default: the last day with quotes)")
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory for the artifacts")]
+RunOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Directory for the artifacts (default: a new folder STRATEGY-UNDERLYING-FROM-TO-TIME in the backtests "
+        "folder, where `cutemarkets serve` and its console find it)",
+    ),
+]
+BacktestsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--backtests-dir",
+        envvar="CUTEMARKETS_BACKTESTS_DIR",
+        help="Backtests folder for runs without --out, as for `serve` (default DATA_DIR/backtests)",
+    ),
+]
 DataDirOpt = Annotated[
     Path, typer.Option("--data-dir", envvar="CUTEMARKETS_DATA_DIR", help="Data directory of the lake")
 ]
@@ -151,19 +167,38 @@ def strategies(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
 def run(
     strategy: StrategyOpt,
     underlying: UnderlyingOpt,
-    out: OutOpt,
+    out: RunOutOpt = None,
     frm: RunFromOpt = None,
     to: RunToOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    backtests_dir: BacktestsDirOpt = None,
     sets: SetOpt = None,
     source: SourceOpt = None,
     api_key: KeyOpt = None,
 ) -> None:
-    """Run one backtest and write its artifacts into --out."""
-    from ..market.calendar import xnys
-    from .data.lake import LakeSource
-    from .run import run_backtest
+    """Run one backtest and write its artifacts into --out (default: a new run folder in the backtests folder
+    that `cutemarkets serve --data-dir` shows in its console)."""
+    run_command(strategy, underlying, out, frm, to, data_dir, sets, source, api_key, backtests_dir)
+
+
+def run_command(
+    strategy: str,
+    underlying: str,
+    out: Path | None,
+    frm: str | None,
+    to: str | None,
+    data_dir: Path,
+    sets: list[str] | None,
+    source: str | None,
+    api_key: str | None,
+    backtests_dir: Path | None = None,
+) -> None:
+    """The body of ``backtest run`` (also reached by ``quickrun.py`` without building the typer app)."""
+    from .calendar import calendar
+    from .run import preload_writer, run_backtest
     from .sweep import make_spec
+
+    preload_writer()  # the Parquet writer loads in the background while the run reads its data
 
     def go() -> None:
         cfg = _source(data_dir, source, api_key)
@@ -172,22 +207,28 @@ def run(
         src = cfg.open()
         first, last = frm, to
         if first is None or last is None:
-            assert isinstance(src, LakeSource)
-            days = src.quote_days()
+            days = src.quote_days()  # type: ignore[attr-defined]  # the lake (--source needs the dates)
             if not days:
                 raise DataSourceError(f"the lake in {data_dir} holds no option quotes")
             first, last = first or days[0].isoformat(), last or days[-1].isoformat()
         base = _base(strategy, underlying, first, last, sets)
         spec = make_spec(base, {})
-        sessions = xnys().sessions_in_range(spec.start, spec.end)
+        target = out
+        if target is None:
+            from .outdir import backtests_root, new_run_dir, run_dir_name
+
+            now = dt.datetime.now(dt.UTC)
+            name = run_dir_name(spec.strategy, spec.underlying, spec.start, spec.end, now)
+            target = new_run_dir(backtests_root(data_dir, backtests_dir), name)
+        sessions = calendar().sessions_in_range(spec.start, spec.end)
         with _progress() as bar:
             task = bar.add_task(f"{spec.strategy} {spec.underlying}", total=len(sessions))
-            result = run_backtest(spec, src, out, progress=lambda day: bar.advance(task))
+            result = run_backtest(spec, src, target, progress=lambda day: bar.advance(task))
         s = result.summary
         Console().print(
             f"{len(result.result.sessions)} sessions, {s['decisions']} decisions, {s['trades']} trades, "
             f"rejects {s['rejects']}, total return {s['total_return']:.4%}, "
-            f"{result.decisions_per_second:.0f} decisions/s — artifacts in {out}",
+            f"{result.decisions_per_second:.0f} decisions/s — artifacts in {target}",
             highlight=False,
         )
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..market.calendar import MarketCalendar
+from ..market.timestamps import et_midnight_ns
 from .config import Execution
 from .context import Context
 from .data.base import Bar, DataSource, DataSourceError, Quote
@@ -30,6 +31,7 @@ from .strategies.base import Strategy
 
 MARKET = "US_OPTIONS"
 DAILY_LOOKBACK_DAYS = 370
+BAR_READ_SESSIONS = 10  # minute bars are read for this many sessions at once (~9,600 bars, one API page)
 
 
 class NoDataError(DataSourceError):
@@ -101,6 +103,7 @@ class Engine:
         self._order_id = 0
         self._session_close_ns = 0
         self._day_bars: list[Bar] = []
+        self._minute_bars: dict[dt.date, list[Bar]] = {}  # the sessions read ahead, until their turn
         self._reserved_costs: dict[int, float] = {}  # cash committed by entries not filled yet
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -110,8 +113,10 @@ class Engine:
             raise NoDataError(f"no trading sessions between {first} and {last}")
         ctx = Context(self)
         ctx.daily = self._daily_bars(first, last)
-        for day in sessions:
-            self._run_session(ctx, day)
+        for i, day in enumerate(sessions):
+            if day not in self._minute_bars:
+                self._read_minute_bars(sessions[i : i + BAR_READ_SESSIONS])
+            self._run_session(ctx, day, self._minute_bars.pop(day))
             if progress is not None:
                 progress(day)
         if not self.result.sessions:
@@ -134,11 +139,20 @@ class Engine:
                 out.append(Bar(b.start_ns, close, b.open, b.high, b.low, b.close, b.volume))
         return out
 
-    def _run_session(self, ctx: Context, day: dt.date) -> None:
+    def _read_minute_bars(self, days: list[dt.date]) -> None:
+        """One read for the next sessions' minute bars, kept by ET day until each session runs."""
+        self._minute_bars = {d: [] for d in days}
+        bounds = [(et_midnight_ns(d), et_midnight_ns(d + dt.timedelta(days=1)), self._minute_bars[d]) for d in days]
+        k = 0
+        for b in self.source.minute_bars_between(self.underlying, days[0], days[-1]):  # oldest first
+            while k < len(bounds) and b.start_ns >= bounds[k][1]:
+                k += 1
+            if k < len(bounds) and b.start_ns >= bounds[k][0]:
+                bounds[k][2].append(b)
+
+    def _run_session(self, ctx: Context, day: dt.date, day_bars: list[Bar]) -> None:
         hours = self.calendar.hours(day)
-        bars = [
-            b for b in self.source.minute_bars(self.underlying, day) if hours.open_ns <= b.start_ns < hours.close_ns
-        ]
+        bars = [b for b in day_bars if hours.open_ns <= b.start_ns < hours.close_ns]
         if not bars:
             self.result.skipped_sessions.append(day)
             return

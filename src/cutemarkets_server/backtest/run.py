@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import importlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..market.calendar import xnys
 from . import ENGINE_VERSION
-from .artifacts import table, write_json, write_parquet
+from .calendar import calendar
 from .config import RunSpec
 from .data.base import DataSource
 from .engine import Engine, RunResult
@@ -32,6 +34,18 @@ class RunOutput:
     @property
     def decisions_per_second(self) -> float:
         return len(self.result.decisions) / self.seconds if self.seconds > 0 else 0.0
+
+
+def preload_writer() -> None:
+    """Start importing the artifact writer (pyarrow, about a tenth of a second) on a background thread,
+    so that it loads while a run waits for its data; ``write_artifacts`` then finds it loaded (or waits
+    for the import to finish; an import error surfaces there)."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # an import error is reported by write_artifacts' own import
+            importlib.import_module(f"{__package__}.artifacts")
+
+    threading.Thread(target=load, name="preload-artifacts", daemon=True).start()
 
 
 def build_manifest(spec: RunSpec, source: DataSource, params: dict[str, Any], code_sha: str, name: str) -> dict:
@@ -66,7 +80,7 @@ def run_backtest(
     strategy = cls(**spec.params)
     manifest = build_manifest(spec, source, strategy.p, code_sha, cls.name)
     started = time.perf_counter()
-    engine = Engine(source, strategy, spec.underlying, spec.execution, xnys())
+    engine = Engine(source, strategy, spec.underlying, spec.execution, calendar())
     result = engine.run(spec.start, spec.end, progress)
     seconds = time.perf_counter() - started
     manifest["sessions"] = [d.isoformat() for d in result.sessions]
@@ -86,6 +100,8 @@ def write_artifacts(
     created_at: str | None = None,
     report: bool = True,
 ) -> None:
+    from .artifacts import table, write_json, write_parquet
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stamp = created_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data.base import DataSource
-from .data.http import HttpSource
-from .data.lake import LakeSource
 
 
 @dataclass(frozen=True)
@@ -17,8 +15,13 @@ class SourceConfig:
     api_key: str | None = None
 
     def open(self) -> DataSource:
+        # Each source imports its own stack (httpx; or the store and services) only when chosen.
         if self.url:
+            from .data.http import HttpSource
+
             return HttpSource(self.url, self.api_key or "")
+        from .data.lake import LakeSource
+
         return LakeSource(self.data_dir)
 
 

@@ -16,8 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..market.calendar import xnys
-from .artifacts import write_json, write_parquet
+from .calendar import calendar
 from .config import Execution, RunSpec
 from .metrics import WALK_FORWARD_METRICS as METRICS
 from .sources import SourceConfig, shared_source
@@ -160,7 +159,7 @@ def walk_forward(
 ) -> dict[str, Any]:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; known: {', '.join(METRICS)}")
-    sessions = xnys().sessions_in_range(base["start"], base["end"])
+    sessions = calendar().sessions_in_range(base["start"], base["end"])
     plan = folds(sessions, train_days, test_days, step_days)
     points = grid(axes)
     for p in points:
@@ -197,6 +196,8 @@ def walk_forward(
         "out_of_sample_total_return": round(compounded - 1.0, 10),
         "out_of_sample_trades": sum(r["test_trades"] or 0 for r in fold_rows),
     }
+    from .artifacts import write_json
+
     write_json(out_dir / "walkforward.json", result)
     return result
 
@@ -208,6 +209,8 @@ def _score(row: dict[str, Any], metric: str) -> float:
 
 def _write_table(out_dir: Path, name: str, rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
+
+    from .artifacts import write_json, write_parquet
 
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / f"{name}.json", rows)

@@ -13,13 +13,29 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
-import exchange_calendars as xcals
-import numpy as np
-
 from .timestamps import et_date, et_ns
 
 CALENDAR_START = dt.date(2005, 1, 1)
 CALENDAR_END = dt.date(2035, 12, 31)
+
+# (session days, regular opens, regular closes): the whole calendar as plain values.
+SessionTable = tuple[list[dt.date], list[int], list[int]]
+
+
+def xnys_table(start: dt.date = CALENDAR_START, end: dt.date = CALENDAR_END) -> SessionTable:
+    """The XNYS sessions from exchange_calendars (imported here: it loads pandas, a fraction of a second)."""
+    import exchange_calendars as xcals
+    import numpy as np
+
+    with warnings.catch_warnings():
+        # exchange_calendars uses pandas APIs that newer pandas flags as deprecated.
+        warnings.simplefilter("ignore")
+        cal = xcals.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
+        schedule = cal.schedule
+    days = [ts.date() for ts in schedule.index]
+    opens = schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    closes = schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return days, [int(x) for x in opens], [int(x) for x in closes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,20 +51,21 @@ class SessionHours:
 class MarketCalendar:
     """Sessions of the New York Stock Exchange, used for U.S. stocks and listed options."""
 
-    def __init__(self, start: dt.date = CALENDAR_START, end: dt.date = CALENDAR_END) -> None:
-        with warnings.catch_warnings():
-            # exchange_calendars uses pandas APIs that newer pandas flags as deprecated.
-            warnings.simplefilter("ignore")
-            cal = xcals.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
-            schedule = cal.schedule
-        self._days: list[dt.date] = [ts.date() for ts in schedule.index]
+    def __init__(
+        self, start: dt.date = CALENDAR_START, end: dt.date = CALENDAR_END, *, table: SessionTable | None = None
+    ) -> None:
+        """Built from exchange_calendars, or from a ``table`` it produced earlier (``xnys_table``)."""
+        days, opens, closes = table if table is not None else xnys_table(start, end)
+        self._days: list[dt.date] = list(days)
         self._index = {d: i for i, d in enumerate(self._days)}
-        opens = schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        closes = schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        self._open = [int(x) for x in opens]
-        self._close = [int(x) for x in closes]
+        self._open = list(opens)
+        self._close = list(closes)
         self.start = start
         self.end = end
+
+    def table(self) -> SessionTable:
+        """The sessions as plain values (what ``table=`` accepts)."""
+        return list(self._days), list(self._open), list(self._close)
 
     # -- sessions -------------------------------------------------------------------------------
     @property

@@ -1,7 +1,9 @@
-"""Backtest run directories on disk (the engine's ``--out`` folders): listing and reading their artifacts.
+"""Backtest run directories on disk (the engine's output folders): listing them and reading their artifacts.
 
-A run directory holds ``manifest.json``, ``summary.json``, ``decisions.parquet``, ``fills.parquet``,
-``equity.parquet`` and ``report.html``; only ``manifest.json`` is required for a folder to count as a run.
+A run directory holds what ``backtest/artifacts.py`` writes: ``manifest.json``, ``summary.json``,
+``decisions.parquet``, ``fills.parquet``, ``equity.parquet``, ``trades.parquet`` and ``report.html``; only
+``manifest.json`` is required for a folder to count as a run. The tables are read as the engine wrote them
+(integer timestamps in UTC nanoseconds, nulls kept).
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-ARTIFACTS = ("manifest.json", "summary.json", "decisions.parquet", "fills.parquet", "equity.parquet", "report.html")
-TABLES = ("decisions", "fills", "equity")
+ARTIFACTS = (
+    "manifest.json",
+    "summary.json",
+    "decisions.parquet",
+    "fills.parquet",
+    "equity.parquet",
+    "trades.parquet",
+    "report.html",
+)
+TABLES = ("decisions", "fills", "equity", "trades")
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
@@ -64,3 +74,11 @@ class BacktestRuns:
             return None
         data = pq.read_table(path)
         return RunTable(data.column_names, data.slice(0, max_rows).to_pylist(), data.num_rows)
+
+    @staticmethod
+    def read_column(run_dir: Path, table: str, column: str) -> list[Any] | None:
+        """Every value of one column (None when the table or the column is absent)."""
+        path = run_dir / f"{table}.parquet"
+        if not path.is_file() or column not in pq.read_schema(path).names:
+            return None
+        return pq.read_table(path, columns=[column]).column(column).to_pylist()

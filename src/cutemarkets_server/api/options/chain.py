@@ -87,7 +87,9 @@ def contract_filters(f: ContractFilterParams) -> dict:
         ("expiration_date.lt", f.expiration_lt, -1, False),
     ):
         if raw:
-            d = parse_date(name, raw) + dt.timedelta(days=shift)
+            day = parse_date(name, raw)
+            # "after the last date" / "before the first" can only be that date itself: no contract expires then.
+            d = day + dt.timedelta(days=shift) if dt.date.min < day < dt.date.max else day
             if is_lo:
                 lo = d if lo is None else max(lo, d)
             else:

@@ -84,6 +84,11 @@ class DataSource(Protocol):
         """The unadjusted one-minute bars of a stock on one ET day, oldest first."""
         ...
 
+    def minute_bars_between(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
+        """The unadjusted one-minute bars of a stock on the ET days first..last, oldest first (one read for
+        many sessions; the engine hands a strategy only the bars completed by its decision instant)."""
+        ...
+
     def day_bars(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
         """The unadjusted daily bars of a stock for sessions first..last (``start_ns`` = ET midnight)."""
         ...

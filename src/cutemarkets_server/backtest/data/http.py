@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote as urlquote
 
-import httpx
+import orjson
 
 from ...market.timestamps import NS_PER_MIN, et_date, et_midnight_ns
 from .base import Bar, ChainRow, DataSourceError, Quote, bar_from_row, chain_row_from_snapshot, quote_from_row
+from .transport import Client, TransportError
 
 MAX_PAGES = 10_000
 
@@ -25,12 +26,10 @@ class HttpSource:
         if not base_url.startswith(("http://", "https://")):
             raise DataSourceError(f"--source must be an http(s) URL, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=timeout_s,
-            follow_redirects=False,
-        )
+        try:
+            self.client = Client(self.base_url, {"Authorization": f"Bearer {api_key}"}, timeout_s)
+        except ValueError as exc:
+            raise DataSourceError(f"--source: {exc}") from None
         self.requests = 0
         self._quotes_checked = False
 
@@ -41,17 +40,19 @@ class HttpSource:
     def _get(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self.requests += 1
         try:
-            resp = self.client.get(url, params=params)
-        except httpx.HTTPError as exc:
+            status, raw = self.client.get(url, params)
+        except TransportError as exc:
             raise DataSourceError(f"{self.base_url}: request failed: {exc}") from exc
         try:
-            body = resp.json()
+            body = orjson.loads(raw)
         except ValueError:
-            raise DataSourceError(f"{self.base_url}{url}: HTTP {resp.status_code}, not JSON") from None
-        if resp.status_code != 200 or body.get("status") == "ERROR":
+            raise DataSourceError(f"{self.base_url}{url}: HTTP {status}, not JSON") from None
+        if not isinstance(body, dict):
+            raise DataSourceError(f"{self.base_url}{url}: HTTP {status}, not a JSON object")
+        if status != 200 or body.get("status") == "ERROR":
             err = body.get("error") or {}
             message = err.get("message") if isinstance(err, dict) else str(err)
-            raise DataSourceError(f"{self.base_url}: HTTP {resp.status_code} on {url}: {message or body}")
+            raise DataSourceError(f"{self.base_url}: HTTP {status} on {url}: {message or body}")
         return body
 
     def _all(self, url: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -69,8 +70,11 @@ class HttpSource:
 
     # -- the interface -------------------------------------------------------------------------------
     def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
+        return self.minute_bars_between(ticker, day, day)
+
+    def minute_bars_between(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
         rows = self._all(
-            f"/v1/stocks/aggs/{urlquote(ticker)}/1/minute/{day.isoformat()}/{day.isoformat()}/",
+            f"/v1/stocks/aggs/{urlquote(ticker)}/1/minute/{first.isoformat()}/{last.isoformat()}/",
             {"adjusted": "false", "sort": "asc", "limit": 10_000},
         )
         return [bar_from_row(r, NS_PER_MIN) for r in rows]
@@ -110,7 +114,9 @@ class HttpSource:
         )
         if rows and not self._quotes_checked:
             # A plan without quotes serves chains without them; fail now instead of rejecting every order.
-            self.last_quote(rows[0]["details"]["ticker"], at_ns)
+            # A chain that carries quotes shows the key has them (its quote requests will say otherwise).
+            if not any(r.get("last_quote") for r in rows):
+                self.last_quote(rows[0]["details"]["ticker"], at_ns)
             self._quotes_checked = True
         return [chain_row_from_snapshot(r, underlying) for r in rows]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from ...config import Settings
-from ...market.calendar import xnys
 from ...market.timestamps import NS_PER_MIN, et_date, et_midnight_ns
 from ...services.bars import BarService
 from ...services.cache import TTLCache
@@ -17,6 +16,7 @@ from ...services.reference import ContractQuery, ReferenceData
 from ...store.engine import DuckEngine
 from ...store.lake import Lake
 from ...store.market import MarketStore
+from ..calendar import calendar as xnys_calendar
 from .base import Bar, ChainRow, DataSourceError, Quote, chain_row_from_snapshot
 
 # Datasets whose partitions a backtest reads (the manifest records their checksums).
@@ -37,7 +37,7 @@ class LakeSource:
         self.data_dir = data_dir
         self.settings = Settings(data_dir=data_dir)
         # Read-only use of the services a backtest needs (no key store is opened or created).
-        calendar = xnys()
+        calendar = xnys_calendar()
         self.store = MarketStore(Lake(data_dir / "lake"), DuckEngine())
         self.reference = ReferenceData(self.store, TTLCache(maxsize=4096, ttl_s=3600.0))
         self.bars = BarService(self.store, self.reference, calendar)
@@ -46,6 +46,9 @@ class LakeSource:
     # -- bars ----------------------------------------------------------------------------------------
     def minute_bars(self, ticker: str, day: dt.date) -> list[Bar]:
         return self._bars(ticker, "minute", day, day)
+
+    def minute_bars_between(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
+        return self._bars(ticker, "minute", first, last)
 
     def day_bars(self, ticker: str, first: dt.date, last: dt.date) -> list[Bar]:
         return self._bars(ticker, "day", first, last)

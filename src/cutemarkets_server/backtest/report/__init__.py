@@ -1,7 +1,8 @@
 """``report.html``: one self-contained page (works offline) with plotly's bundled script inlined.
 
 Equity and drawdown charts, the trades and fills with their ET and UTC times and session labels,
-rejects by reason, the summary and the manifest.
+rejects by reason, the summary and the manifest. The charts are written by ``charts.py`` (the page
+plotly.io would write, without loading plotly's Python figure classes).
 """
 
 from __future__ import annotations
@@ -14,21 +15,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
-
 from ...market.timestamps import ET, datetime_from_ns
 from ..engine import RunResult
 from ..metrics import drawdown_series
 from ..records import rfc3339
+from .charts import bar, chart, plotly_js, scatter
 
 TEMPLATE = Path(__file__).with_name("template.html")
-
-
-def _chart(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(margin={"l": 50, "r": 20, "t": 40, "b": 40}, height=320, template="plotly_white")
-    return pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=div_id, config={"displaylogo": False})
 
 
 def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
@@ -51,30 +44,16 @@ def _fmt(v: Any) -> str:
 
 def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: RunResult) -> str:
     days = [e.session for e in result.equity]
-    equity_fig = go.Figure()
-    equity_fig.add_trace(
-        go.Scatter(x=days, y=[e.equity for e in result.equity], name="equity (mid)", mode="lines+markers")
-    )
-    equity_fig.add_trace(
-        go.Scatter(x=days, y=[e.equity_bid_ask for e in result.equity], name="equity (bid/ask)", mode="lines")
-    )
-    equity_fig.add_trace(go.Scatter(x=days, y=[e.cash for e in result.equity], name="cash", mode="lines"))
-    equity_fig.update_layout(title="Equity per session (marked at the close)")
-    equity_fig.update_xaxes(type="category")
-    dd_fig = go.Figure(
-        go.Scatter(
-            x=days,
-            y=[100 * d for d in drawdown_series(result.equity, result.initial_cash)],
-            fill="tozeroy",
-            name="drawdown %",
-        )
-    )
-    dd_fig.update_layout(title="Drawdown (%)")
-    dd_fig.update_xaxes(type="category")
+    equity_traces = [
+        scatter(days, [e.equity for e in result.equity], "equity (mid)", mode="lines+markers"),
+        scatter(days, [e.equity_bid_ask for e in result.equity], "equity (bid/ask)", mode="lines"),
+        scatter(days, [e.cash for e in result.equity], "cash", mode="lines"),
+    ]
+    drawdown = [100 * d for d in drawdown_series(result.equity, result.initial_cash)]
+    dd_traces = [scatter(days, drawdown, "drawdown %", fill="tozeroy")]
     rejects = Counter(d.reject_reason for d in result.decisions if d.reject_reason)
     reasons = sorted(rejects)
-    rej_fig = go.Figure(go.Bar(x=reasons, y=[rejects[r] for r in reasons], name="rejects"))
-    rej_fig.update_layout(title="Rejected decisions by reason")
+    rej_traces = [bar(reasons, [rejects[r] for r in reasons], "rejects")]
 
     labels = {f.fill_timestamp: f.session_label for f in result.fills if f.fill_timestamp is not None}
     trades_rows = [
@@ -117,10 +96,16 @@ def render_report(manifest: dict[str, Any], summary: dict[str, Any], result: Run
         "title": html.escape(
             f"{manifest['strategy']['name']} on {manifest['underlying']} {manifest['from']} → {manifest['to']}"
         ),
-        "plotly": get_plotlyjs(),
-        "equity_chart": _chart(equity_fig, "equity-chart"),
-        "drawdown_chart": _chart(dd_fig, "drawdown-chart"),
-        "rejects_chart": _chart(rej_fig, "rejects-chart") if reasons else "<p class='empty'>No rejected decisions.</p>",
+        "plotly": plotly_js(),
+        "equity_chart": chart(
+            "equity-chart", equity_traces, "Equity per session (marked at the close)", category_x=True
+        ),
+        "drawdown_chart": chart("drawdown-chart", dd_traces, "Drawdown (%)", category_x=True),
+        "rejects_chart": (
+            chart("rejects-chart", rej_traces, "Rejected decisions by reason")
+            if reasons
+            else "<p class='empty'>No rejected decisions.</p>"
+        ),
         "summary": _table(["metric", "value"], summary_rows, "No summary."),
         "rejects": _table(["reason", "count"], [[r, rejects[r]] for r in reasons], "No rejected decisions."),
         "trades": _table(
