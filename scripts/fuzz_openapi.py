@@ -22,7 +22,15 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 TEST_MARKET_END = dt.date(2025, 12, 2)
 
 
-def run_schemathesis(base_url: str, key: str, *, max_examples: int, seed: int, extra: list[str] | None = None) -> int:
+def run_schemathesis(
+    base_url: str,
+    key: str,
+    *,
+    max_examples: int,
+    seed: int,
+    phases: str = "examples,coverage,fuzzing,stateful",
+    extra: list[str] | None = None,
+) -> int:
     """Run schemathesis with every check over the served document; returns its exit status."""
     exe = Path(sys.executable).with_name("schemathesis")
     command = [
@@ -39,6 +47,8 @@ def run_schemathesis(base_url: str, key: str, *, max_examples: int, seed: int, e
         str(max_examples),
         "--seed",
         str(seed),
+        "--phases",
+        phases,
         "--workers",
         "2",
         "--suppress-health-check",

@@ -9,12 +9,18 @@ from ..plans import DELAY_NS
 from .auth import Caller
 from .deps import caller
 from .envelope import JSONBytes, results
+from .openapi.schemas import ok_body
 from .routing import Router
 
 router = Router(tags=["reference"])
 
 
-@router.get("/v1/account/", summary="The calling key's plan and limits", response_class=JSONBytes)
+@router.get(
+    "/v1/account/",
+    summary="The calling key's plan and limits",
+    response_class=JSONBytes,
+    responses=ok_body("Account"),
+)
 def account(request: Request, who: Caller = Depends(caller)) -> JSONBytes:
     p = who.plan
     return results(

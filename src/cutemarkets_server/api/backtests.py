@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 
 from ..services.backtest_runs import BacktestRunService, UnknownRunError
 from ..store.backtest_runs import RUN_NAME
 from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, results
 from .errors import bad_request, not_found
+from .openapi import params as q
+from .openapi.schemas import ok_body
 from .routing import Router
 
 router = Router(tags=["backtests"])
@@ -18,16 +20,18 @@ def _service(ctx: ApiContext) -> BacktestRunService:
     return BacktestRunService(ctx.runtime.settings.backtests_root)
 
 
-@router.get("/v1/backtests/", summary="Backtest runs", response_class=JSONBytes)
+@router.get("/v1/backtests/", summary="Backtest runs", response_class=JSONBytes, responses=ok_body("BacktestRuns"))
 def list_runs(request: Request, ctx: ApiContext = Depends(context), _=Depends(caller)) -> JSONBytes:
     """Each run directory (one with a ``manifest.json``) with its headline manifest and summary fields."""
     return results(request, _service(ctx).listing())
 
 
-@router.get("/v1/backtests/{run}/", summary="One backtest run", response_class=JSONBytes)
+@router.get(
+    "/v1/backtests/{run}/", summary="One backtest run", response_class=JSONBytes, responses=ok_body("BacktestRun")
+)
 def run_detail(
     request: Request,
-    run: str = Path(..., description="Run directory name"),
+    run: str = q.path({"type": "string", "pattern": RUN_NAME.pattern}, "Run directory name"),
     ctx: ApiContext = Depends(context),
     _=Depends(caller),
 ) -> JSONBytes:

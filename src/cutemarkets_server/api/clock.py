@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from ..market.calendar import MarketCalendar
 from ..market.timestamps import ET, datetime_from_ns, et_date, et_ns
 from .auth import Caller
 from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, results
+from .openapi import params as q
+from .openapi.schemas import ok_body
 from .params import parse_instant
 from .routing import Router
 
@@ -28,10 +30,12 @@ def session_labels(cal: MarketCalendar, ns: int) -> dict[str, object]:
     return {"session_label": labels["stocks"], "options_session_label": labels["options"], "half_day": half_day}
 
 
-@router.get("/v1/clock/", summary="Market clock and session labels", response_class=JSONBytes)
+@router.get(
+    "/v1/clock/", summary="Market clock and session labels", response_class=JSONBytes, responses=ok_body("Clock")
+)
 def clock(
     request: Request,
-    at: str | None = Query(None, description=AT_DOC),
+    at: str | None = q.timestamp(AT_DOC),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
@@ -56,7 +60,7 @@ def clock(
         **session_labels(cal, now),
         "replay": replay,
     }
-    if at is not None:
+    if at:  # an empty value means now, as for every optional parameter
         instant = parse_instant("at", at)
         at_ns = et_ns(instant.day, 9, 30) - 1 if instant.day is not None else instant.ns
         out["at"] = {"ns": at_ns, "et": datetime_from_ns(at_ns, ET).isoformat(), **session_labels(cal, at_ns)}

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..store.errors import DatasetUnavailable
 from .envelope import JSONBytes, error
@@ -18,6 +19,19 @@ log = logging.getLogger("cutemarkets.errors")
 def _param_name(loc: tuple) -> str:
     parts = [str(p) for p in loc if p not in ("query", "path", "body", "header")]
     return ".".join(parts) or "request"
+
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 def install(app: FastAPI) -> None:
@@ -53,7 +67,7 @@ def install(app: FastAPI) -> None:
                 405,
                 "bad_request",
                 f"Method {request.method} is not allowed on {request.url.path}.",
-                dict(exc.headers or {}) or None,
+                {"Allow": ", ".join(allowed_methods(request))},
             )
         code = "bad_request" if exc.status_code < 500 else "internal_error"
         return error(request, exc.status_code, code, str(exc.detail))
