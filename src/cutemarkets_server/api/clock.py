@@ -11,7 +11,7 @@ from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, results
 from .openapi import params as q
 from .openapi.schemas import ok_body
-from .params import parse_instant
+from .params import clamp_ns, parse_instant
 from .routing import Router
 
 router = Router(tags=["reference"])
@@ -62,6 +62,6 @@ def clock(
     }
     if at:  # an empty value means now, as for every optional parameter
         instant = parse_instant("at", at)
-        at_ns = et_ns(instant.day, 9, 30) - 1 if instant.day is not None else instant.ns
+        at_ns = clamp_ns(et_ns(instant.day, 9, 30) - 1) if instant.day is not None else instant.ns
         out["at"] = {"ns": at_ns, "et": datetime_from_ns(at_ns, ET).isoformat(), **session_labels(cal, at_ns)}
     return results(request, out)
