@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import socket
 import subprocess
 import sys
@@ -30,18 +31,39 @@ def run_schemathesis(
     seed: int,
     phases: str = "examples,coverage,fuzzing,stateful",
     workers: int = 2,
+    parameters: dict[str, str] | None = None,
     extra: list[str] | None = None,
 ) -> int:
     """Run schemathesis with every check over the served document; returns its exit status.
 
     More than one worker can fail on CPython 3.11 with "AST constructor recursion depth mismatch": Hypothesis
     parses lambdas with ``ast.parse``, which is not thread-safe there. A run that must not flake uses one.
+    ``parameters`` fixes parameters to real values (``{"path.account_id": …}``) on top of the config file's.
     """
+    with tempfile.TemporaryDirectory(prefix="cutemarkets-schemathesis-") as tmp:
+        config = CONFIG
+        if parameters:
+            fixed = "".join(f"{json.dumps(name)} = {json.dumps(value)}\n" for name, value in parameters.items())
+            config = Path(tmp) / CONFIG.name
+            config.write_text(CONFIG.read_text().replace("[parameters]\n", "[parameters]\n" + fixed, 1))
+        return _run(config, base_url, key, max_examples, seed, phases, workers, extra or [])
+
+
+def _run(
+    config: Path,
+    base_url: str,
+    key: str,
+    max_examples: int,
+    seed: int,
+    phases: str,
+    workers: int,
+    extra: list[str],
+) -> int:
     exe = Path(sys.executable).with_name("schemathesis")
     command = [
         str(exe),
         "--config-file",
-        str(CONFIG),
+        str(config),
         "run",
         f"{base_url}/openapi.json",
         "--header",
@@ -58,7 +80,7 @@ def run_schemathesis(
         str(workers),
         "--suppress-health-check",
         "filter_too_much,too_slow",
-        *(extra or []),
+        *extra,
     ]
     return subprocess.run(command, check=False).returncode
 
