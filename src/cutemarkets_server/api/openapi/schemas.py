@@ -469,6 +469,7 @@ CONSOLE: dict[str, dict[str, Any]] = {
                 "decisions": _RUN_TABLE,
                 "fills": _RUN_TABLE,
                 "equity": _RUN_TABLE,
+                "trades": _RUN_TABLE,
                 "drawdown": nullable(array(nullable(NUM))),
                 "rejects_by_reason": {"type": "object", "additionalProperties": INT},
             }
