@@ -398,3 +398,17 @@ def test_live_clock_followers_publish_the_same_ticks_and_a_survivor_stores_them(
         follower.stop()
         if not stopped:
             leader.stop()
+
+
+def test_workers_flag_refusals(market_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cutemarkets_server.cli import app
+
+    data_dir = linked_data_dir(tmp_path / "data", market_dir)
+    runner = CliRunner()
+    base = ["serve", "--data-dir", str(data_dir), "--port", str(_free_port())]
+    unpaced = runner.invoke(app, [*base, "--workers", "2", "--replay", DAY.isoformat(), "--speed", "max"])
+    assert unpaced.exit_code == 2 and "--workers" in unpaced.output and "Traceback" not in unpaced.output
+    none = runner.invoke(app, [*base, "--no-live"], env={"CUTEMARKETS_WORKERS": "0"})
+    assert none.exit_code == 2 and "--workers" in none.output
