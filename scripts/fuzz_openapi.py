@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import socket
 import subprocess
 import sys
@@ -22,13 +23,47 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 TEST_MARKET_END = dt.date(2025, 12, 2)
 
 
-def run_schemathesis(base_url: str, key: str, *, max_examples: int, seed: int, extra: list[str] | None = None) -> int:
-    """Run schemathesis with every check over the served document; returns its exit status."""
+def run_schemathesis(
+    base_url: str,
+    key: str,
+    *,
+    max_examples: int,
+    seed: int,
+    phases: str = "examples,coverage,fuzzing,stateful",
+    workers: int = 2,
+    parameters: dict[str, str] | None = None,
+    extra: list[str] | None = None,
+) -> int:
+    """Run schemathesis with every check over the served document; returns its exit status.
+
+    More than one worker can fail on CPython 3.11 with "AST constructor recursion depth mismatch": Hypothesis
+    parses lambdas with ``ast.parse``, which is not thread-safe there. A run that must not flake uses one.
+    ``parameters`` fixes parameters to real values (``{"path.account_id": …}``) on top of the config file's.
+    """
+    with tempfile.TemporaryDirectory(prefix="cutemarkets-schemathesis-") as tmp:
+        config = CONFIG
+        if parameters:
+            fixed = "".join(f"{json.dumps(name)} = {json.dumps(value)}\n" for name, value in parameters.items())
+            config = Path(tmp) / CONFIG.name
+            config.write_text(CONFIG.read_text().replace("[parameters]\n", "[parameters]\n" + fixed, 1))
+        return _run(config, base_url, key, max_examples, seed, phases, workers, extra or [])
+
+
+def _run(
+    config: Path,
+    base_url: str,
+    key: str,
+    max_examples: int,
+    seed: int,
+    phases: str,
+    workers: int,
+    extra: list[str],
+) -> int:
     exe = Path(sys.executable).with_name("schemathesis")
     command = [
         str(exe),
         "--config-file",
-        str(CONFIG),
+        str(config),
         "run",
         f"{base_url}/openapi.json",
         "--header",
@@ -39,16 +74,13 @@ def run_schemathesis(base_url: str, key: str, *, max_examples: int, seed: int, e
         str(max_examples),
         "--seed",
         str(seed),
-        # One worker: CPython 3.11 can fail compiling code in two threads at once ("AST constructor recursion
-        # depth mismatch"), which schemathesis reports as a runtime error of whichever operation it was on.
+        "--phases",
+        phases,
         "--workers",
-        "1",
+        str(workers),
         "--suppress-health-check",
         "filter_too_much,too_slow",
-        # The stateful phase's only links are the paper routes', whose archived accounts stay readable.
-        "--phases",
-        "examples,coverage,fuzzing",
-        *(extra or []),
+        *extra,
     ]
     return subprocess.run(command, check=False).returncode
 

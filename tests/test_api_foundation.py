@@ -435,4 +435,4 @@ def test_a_wrong_method_names_every_method_of_its_path(http: httpx.Client, serve
     path = "/v1/paper/accounts/85abe1d6-a161-4997-80e5-10f35ba0ec53/"
     r = http.request("PUT", path, headers=auth(server.key("paper_only")))
     assert r.status_code == 405 and r.json()["status"] == "ERROR", r.text
-    assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    assert set(r.headers["allow"].split(", ")) >= {"GET", "PATCH", "DELETE"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import quote
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -209,7 +210,7 @@ def test_no_input_gives_a_5xx_and_every_refusal_is_the_envelope_naming_a_paramet
     assert set(body) == {"status", "request_id", "error"} and body["status"] == "ERROR"
     assert set(body["error"]) == {"code", "message"} and body["request_id"].startswith("cm_")
     if response.status_code == 400:
-        sent = [*path_values, *query, *(p["name"] for p in op.query if p.get("required"))]  # or left out
+        sent = [*path_values, *query, *(p["name"] for p in op.query if p.get("required"))]
         message = body["error"]["message"]
         assert any(MESSAGE_NAMES.get(n, n) in message for n in sent), (message, sent)
 
@@ -233,3 +234,70 @@ def test_ranges_whose_bounds_exclude_each_other_are_empty_answers(http, server, 
         response = http.get(url, params=params, headers=key)
         assert response.status_code == 200 and response.json()["results"] == [], url
         assert not problems(body_validator(doc, ops[template], 200), response.json())
+
+
+PAPER_FIELDS = [
+    "name",
+    "initial_cash",
+    "confirm",
+    "reason",
+    "symbol",
+    "qty",
+    "side",
+    "type",
+    "time_in_force",
+    "limit_price",
+    "client_order_id",
+    "position_intent",
+    "extended_hours",
+    "order_class",
+    "notional",
+]
+JSON_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), VALUES, st.sampled_from(["buy", "SPY", "1"])
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6,
+)
+PAPER_BODIES = st.one_of(
+    st.dictionaries(st.sampled_from(PAPER_FIELDS), JSON_VALUES, max_size=6).map(orjson.dumps),
+    JSON_VALUES.map(orjson.dumps),
+    st.binary(max_size=40),
+)
+
+
+@pytest.fixture(scope="module")
+def paper_account(http, server) -> tuple[dict[str, str], str]:
+    key = auth(server.new_key("expert", ("options", "stocks", "paper"), name="input-domain-paper"))
+    return key, http.post("/v1/paper/accounts/", json={}, headers=key).json()["account"]["id"]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(data=st.data())
+def test_no_paper_body_gives_a_5xx_and_every_refusal_names_a_field(data, http, paper_account) -> None:
+    key, account = paper_account
+    method, path = data.draw(
+        st.sampled_from(
+            [
+                ("POST", "/v1/paper/accounts/"),
+                ("PATCH", f"/v1/paper/accounts/{account}/"),
+                ("POST", f"/v1/paper/accounts/{account}/reset/"),
+                ("POST", f"/v1/paper/accounts/{account}/orders/"),
+            ]
+        ),
+        label="route",
+    )
+    body = data.draw(PAPER_BODIES, label="body")
+    response = http.request(method, path, content=body, headers={**key, "Content-Type": "application/json"})
+    assert response.status_code < 500, response.text[:300]
+    payload = response.json()
+    if response.status_code >= 400:
+        assert response.status_code == 400 and payload["status"] == "ERROR", response.text[:300]
+        assert payload["error"]["message"].startswith("Invalid "), payload

@@ -545,7 +545,8 @@ def test_openapi_documents_the_paper_routes(desk: StreamServer) -> None:
     paths = doc["paths"]
     assert "/v1/paper/accounts/{account_id}/orders:by_client_order_id" in paths
     submit = paths["/v1/paper/accounts/{account_id}/orders/"]["post"]
-    assert "qty" in submit["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    body = submit["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    assert "qty" in doc["components"]["schemas"][body]["properties"]
     assert {"200", "201", "400", "404"} <= set(submit["responses"])
     assert "204" in paths["/v1/paper/accounts/{account_id}/"]["delete"]["responses"]
 

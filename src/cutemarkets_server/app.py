@@ -35,6 +35,7 @@ from .paper import open_desk
 from .runtime import Runtime
 from .services.container import Services
 from .store.ratelimit import RateLimitStore
+from .workers import EVENTS_FILE, Leadership, RelayedEvents
 from .ws.config import StreamConfig
 from .ws.gateway import router as ws_router
 from .ws.paper import router as paper_ws_router
@@ -54,8 +55,12 @@ def create_app(
     clock: Clock | None = None,
     runtime: Runtime | None = None,
     streaming: StreamConfig | None = None,
+    leadership: Leadership | None = None,
 ) -> FastAPI:
+    """``leadership``: who writes when several processes serve the data directory (see :mod:`.workers`);
+    by default this process is the only one and does everything."""
     settings = settings or Settings()
+    leadership = leadership or Leadership()
     streaming = streaming or StreamConfig()
     if clock is None and runtime is None and streaming.mode == "replay":
         clock = streaming.replay_clock()
@@ -64,11 +69,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(ctx.services.warm, rt.clock.now_ns(), settings.default_risk_free_rate)
+        if relay is not None:
+            relay.start()
+        leadership.on_elected(fill_engine.start)  # only the leader works the paper orders
+        await leadership.start()
         await stream.start()
-        await fill_engine.start()
         yield
         await fill_engine.stop()
-        await stream.stop()
+        await stream.stop()  # the leader's last lake append happens here, before it gives the lock up
+        await leadership.stop()
+        if relay is not None:
+            await relay.stop()
         rt.engine.close()
 
     app = FastAPI(
@@ -89,9 +100,13 @@ def create_app(
         services=Services.build(rt),
     )
     app.state.ctx = ctx
-    stream = StreamService(rt, ctx.auth, streaming)
+    stream = StreamService(rt, ctx.auth, streaming, writer=leadership.is_leader)
     app.state.stream = stream
     app.state.paper, fill_engine = open_desk(rt, ctx.services)
+    relay = None
+    if leadership.shared:  # order updates reach the subscribers of every worker
+        relay = app.state.paper.events = RelayedEvents(settings.layout.root / EVENTS_FILE)
+    app.state.leadership = leadership
     handlers.install(app)
     app.include_router(status_router)
     app.include_router(options_router)

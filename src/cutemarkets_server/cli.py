@@ -85,6 +85,15 @@ BacktestsDir = Annotated[
         help="Folder of backtest run directories shown by /v1/backtests/ and the console (default DATA_DIR/backtests).",
     ),
 ]
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        envvar="CUTEMARKETS_WORKERS",
+        min=1,
+        help="Worker processes sharing the port (one of them, the leader, does every write).",
+    ),
+]
 Live = Annotated[
     bool,
     typer.Option(
@@ -194,6 +203,7 @@ def serve(
     start: Start = "09:30",
     live: Live = True,
     backtests_dir: BacktestsDir = None,
+    workers: Workers = 1,
 ) -> None:
     """Serve the REST and WebSocket API over the data directory (live, or replaying a stored session)."""
     settings = dataclasses.replace(_settings(data_dir, host, port, public_url), backtests_dir=backtests_dir)
@@ -205,7 +215,12 @@ def serve(
     streaming = _streaming(replay, speed, start, live)
     if streaming.replay_day is not None:
         _require_stored(settings, streaming.replay_day)
-    _serve(settings, streaming)
+    if workers > 1 and streaming.mode == "replay" and streaming.replay_speed is None:
+        raise typer.BadParameter(
+            "an unpaced replay (--speed max) runs at each process's own pace; use --workers 1 or a speed",
+            param_hint="--workers",
+        )
+    _serve(settings, streaming, workers)
 
 
 def _require_stored(settings: Settings, day: dt.date) -> None:
@@ -246,12 +261,16 @@ def _streaming(replay: str | None, speed: str, start: str, live: bool) -> Stream
     return config
 
 
-def _serve(settings: Settings, streaming: StreamConfig | None = None) -> None:
+def _serve(settings: Settings, streaming: StreamConfig | None = None, workers: int = 1) -> None:
     from .app import create_app
+    from .workers import LOG_FORMAT, serve_workers
     from .ws.config import StreamConfig
     from .ws.serving import StreamingServer, server_config
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    if workers > 1:
+        serve_workers(settings, streaming or StreamConfig(mode="live"), workers)
+        return
     application = create_app(settings, streaming=streaming or StreamConfig(mode="live"))
     StreamingServer(server_config(application, host=settings.host, port=settings.port)).run()
 
@@ -266,6 +285,7 @@ def run(
     end: End = None,
     profile: Profile = "default",
     backtests_dir: BacktestsDir = None,
+    workers: Workers = 1,
 ) -> None:
     """Build the built-in market if missing, make sure a demo key exists, print it, and serve."""
     settings = dataclasses.replace(_settings(data_dir, host, port, public_url), backtests_dir=backtests_dir)
@@ -281,7 +301,7 @@ def run(
     console.print(f'  curl -H "Authorization: Bearer {key}" "{base}/v1/options/chain/SPY/?limit=1"', soft_wrap=True)
     console.print(f"  API docs: {base}/docs")
     console.print()
-    _serve(settings)
+    _serve(settings, workers=workers)
 
 
 def ensure_demo_key(settings: Settings) -> str:

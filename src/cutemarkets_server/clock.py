@@ -46,9 +46,12 @@ class ReplayClock:
     def paced(self) -> bool:
         return self.speed is not None
 
-    def start(self) -> None:
+    def start(self, at_wall_s: float | None = None) -> None:
+        """Start the clock now, or as if it had started at the wall-clock instant ``at_wall_s`` (``time.time()``
+        seconds; several processes given the same instant tell the same time). A started clock stays started."""
         if self._anchor is None:
-            self._anchor = time.monotonic()
+            now = time.monotonic()
+            self._anchor = now if at_wall_s is None else now - (time.time() - at_wall_s)
 
     def advance_to(self, now_ns: int) -> None:
         """Move an unpaced clock forward (never backward, never past the end)."""

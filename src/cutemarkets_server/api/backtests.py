@@ -33,7 +33,7 @@ def list_runs(request: Request, ctx: ApiContext = Depends(context), _=Depends(ca
 )
 def run_detail(
     request: Request,
-    run: str = q.path(RUN_SCHEMA, "Run directory name"),
+    run: str = q.path({"type": "string", "pattern": RUN_NAME.pattern}, "Run directory name"),
     ctx: ApiContext = Depends(context),
     _=Depends(caller),
 ) -> JSONBytes:

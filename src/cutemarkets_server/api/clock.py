@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import Depends, Request
 
 from ..market.calendar import MarketCalendar
@@ -13,13 +11,11 @@ from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, results
 from .openapi import params as q
 from .openapi.schemas import ok_body
-from .params import parse_instant
+from .params import clamp_ns, parse_instant
 from .routing import Router
 
 router = Router(tags=["reference"])
 
-# Days whose 09:30 ET is an int64 nanosecond instant; other dates are labelled at the instant they parse to.
-SESSION_DAYS = (dt.date(1970, 1, 2), dt.date(2262, 4, 10))
 AT_DOC = "Label this instant instead of now: RFC 3339, an epoch integer, or YYYY-MM-DD (just before its 09:30 ET open)."
 
 
@@ -35,10 +31,7 @@ def session_labels(cal: MarketCalendar, ns: int) -> dict[str, object]:
 
 
 @router.get(
-    "/v1/clock/",
-    summary="Market clock and session labels",
-    response_class=JSONBytes,
-    responses=ok_body("Clock"),
+    "/v1/clock/", summary="Market clock and session labels", response_class=JSONBytes, responses=ok_body("Clock")
 )
 def clock(
     request: Request,
@@ -67,10 +60,8 @@ def clock(
         **session_labels(cal, now),
         "replay": replay,
     }
-    if at:  # an empty value means no ``at``
+    if at:  # an empty value means now, as for every optional parameter
         instant = parse_instant("at", at)
-        at_ns = instant.ns
-        if instant.day is not None and SESSION_DAYS[0] <= instant.day <= SESSION_DAYS[1]:
-            at_ns = et_ns(instant.day, 9, 30) - 1
+        at_ns = clamp_ns(et_ns(instant.day, 9, 30) - 1) if instant.day is not None else instant.ns
         out["at"] = {"ns": at_ns, "et": datetime_from_ns(at_ns, ET).isoformat(), **session_labels(cal, at_ns)}
     return results(request, out)

@@ -21,6 +21,19 @@ def _param_name(loc: tuple) -> str:
     return ".".join(parts) or "request"
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONBytes:
@@ -49,13 +62,12 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error(request, 404, "not_found", f"Unknown route {request.url.path}.")
         if exc.status_code == 405:
-            allowed = _allowed_methods(request)
             return error(
                 request,
                 405,
                 "bad_request",
                 f"Method {request.method} is not allowed on {request.url.path}.",
-                {"Allow": ", ".join(allowed)} if allowed else (dict(exc.headers or {}) or None),
+                {"Allow": ", ".join(allowed_methods(request))},
             )
         code = "bad_request" if exc.status_code < 500 else "internal_error"
         return error(request, exc.status_code, code, str(exc.detail))
@@ -65,20 +77,3 @@ def install(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error(request, 500, "internal_error", "Internal server error; the request id identifies it in the logs.")
 
-
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (the router only names the first route's)."""
-    methods: set[str] = set()
-
-    def visit(routes: list) -> None:
-        for route in routes:
-            inner = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", None)
-            if inner and not getattr(route, "methods", None):
-                visit(list(inner))
-                continue
-            for method in getattr(route, "methods", None) or ():
-                if route.matches({**request.scope, "method": method})[0] == Match.FULL:
-                    methods.add(method)
-
-    visit(list(request.app.router.routes))
-    return sorted(methods)

@@ -9,20 +9,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..paper import wire
-from ..paper.rules import PaperInputError
-from ..paper.service import STATUSES, Owner, PaperDesk, PaperNotFoundError
+from ..paper.rules import OPEN_STATUSES, STATUSES, PaperInputError
+from ..paper.service import Owner, PaperDesk, PaperNotFoundError
 from ..plans import DELAY_NS
-from . import paper_schemas as doc
 from .auth import Caller
 from .deps import ApiContext, caller, context
 from .envelope import JSONBytes, ok, results
 from .errors import bad_request, not_found
 from .openapi import params as q
+from .openapi.schemas import no_body, ok_body, request_body
 from .paging import Pager
 from .params import parse_bool, parse_limit
 from .routing import Router
@@ -38,6 +38,20 @@ T = TypeVar("T")
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
 ACCOUNT = "/v1/paper/accounts/{account_id}/"
+ORDER_STATUSES = ("all", "open", "closed", *STATUSES)
+CANCEL_REFUSED = {400: {"description": "The order is no longer open (only " + ", ".join(OPEN_STATUSES) + " can be)"}}
+
+
+def account_id_param() -> Any:
+    return Path(..., description="A paper account id of this key (another key's is 404)")
+
+
+def order_id_param() -> Any:
+    return Path(..., description="An order id of the account")
+
+
+def page_size() -> Any:
+    return q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX)
 
 
 def desk(request: Request) -> PaperDesk:
@@ -77,12 +91,12 @@ def account_payload(d: PaperDesk, row: dict[str, Any]) -> dict[str, Any]:
     "/v1/paper/accounts/",
     summary="List paper accounts",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperAccounts", "accounts, oldest first")},
+    responses=ok_body("PaperAccounts", "accounts, oldest first"),
 )
 async def list_accounts(
     request: Request,
     include_archived: str | None = q.boolean("true to include archived accounts"),
-    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    limit: str | None = page_size(),
     page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -109,8 +123,8 @@ async def list_accounts(
     summary="Create a paper account",
     response_class=JSONBytes,
     status_code=201,
-    openapi_extra=doc.body_doc(doc.AccountCreateBody, required=False),
-    responses={201: doc.body("PaperAccountPayload", "the new account and its summary")},
+    openapi_extra=request_body("PaperAccountCreate", required=False),
+    responses=ok_body("PaperAccountPayload", "the new account and its summary", status=201),
 )
 async def create_account(request: Request, who: Caller = Depends(caller)) -> JSONBytes:
     """At most 20 active accounts per user; a 21st is a 400."""
@@ -124,9 +138,11 @@ async def create_account(request: Request, who: Caller = Depends(caller)) -> JSO
     ACCOUNT,
     summary="Get a paper account",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperAccountPayload", "account")},
+    responses=ok_body("PaperAccountPayload", "account"),
 )
-async def get_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
+async def get_account(
+    request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)
+) -> JSONBytes:
     d = desk(request)
     return ok(request, await run(lambda: account_payload(d, d.account(owner_of(who), account_id))))
 
@@ -135,10 +151,12 @@ async def get_account(request: Request, account_id: str = ACCOUNT_ID, who: Calle
     ACCOUNT,
     summary="Rename a paper account",
     response_class=JSONBytes,
-    openapi_extra=doc.body_doc(doc.AccountUpdateBody),
-    responses={200: doc.body("PaperAccountPayload", "account")},
+    openapi_extra=request_body("PaperAccountUpdate"),
+    responses=ok_body("PaperAccountPayload", "account"),
 )
-async def update_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
+async def update_account(
+    request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)
+) -> JSONBytes:
     body = await json_body(request)
     d = desk(request)
     return ok(request, await run(lambda: account_payload(d, d.rename(owner_of(who), account_id, body))))
@@ -149,11 +167,11 @@ async def update_account(request: Request, account_id: str = ACCOUNT_ID, who: Ca
     summary="Archive a paper account",
     status_code=204,
     response_class=Response,
-    responses={
-        204: {"description": "archived (open orders canceled); listed again with include_archived=true"},
-    },
+    responses=no_body("archived (open orders canceled); listed again with include_archived=true"),
 )
-async def delete_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> Response:
+async def delete_account(
+    request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)
+) -> Response:
     await run(desk(request).archive, owner_of(who), account_id)
     return Response(status_code=204)
 
@@ -162,10 +180,12 @@ async def delete_account(request: Request, account_id: str = ACCOUNT_ID, who: Ca
     ACCOUNT + "reset/",
     summary="Reset a paper account",
     response_class=JSONBytes,
-    openapi_extra=doc.body_doc(doc.AccountResetBody),
-    responses={200: doc.body("PaperAccountPayload", "account in its new generation")},
+    openapi_extra=request_body("PaperAccountReset"),
+    responses=ok_body("PaperAccountPayload", "account in its new generation"),
 )
-async def reset_account(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
+async def reset_account(
+    request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)
+) -> JSONBytes:
     """Cancels open orders, leaves positions and history behind, restores the cash and increments ``generation``."""
     body = await json_body(request)
     d = desk(request)
@@ -176,9 +196,11 @@ async def reset_account(request: Request, account_id: str = ACCOUNT_ID, who: Cal
     ACCOUNT + "account/",
     summary="Paper account summary",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperSummaryResult", "summary")},
+    responses=ok_body("PaperAccountSummary", "summary"),
 )
-async def account_summary(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
+async def account_summary(
+    request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)
+) -> JSONBytes:
     d = desk(request)
     return ok(request, await run(lambda: wire.summary(d.summary(d.account(owner_of(who), account_id)))))
 
@@ -187,12 +209,12 @@ async def account_summary(request: Request, account_id: str = ACCOUNT_ID, who: C
     ACCOUNT + "portfolio/history/",
     summary="Paper equity history",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperEquity", "equity snapshots, oldest first")},
+    responses=ok_body("PaperEquityHistory", "equity snapshots, oldest first"),
 )
 async def portfolio_history(
     request: Request,
-    account_id: str = ACCOUNT_ID,
-    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    account_id: str = account_id_param(),
+    limit: str | None = page_size(),
     page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -219,13 +241,13 @@ async def portfolio_history(
     ACCOUNT + "orders/",
     summary="List paper orders",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperOrders", "orders, newest first")},
+    responses=ok_body("PaperOrders", "orders, newest first"),
 )
 async def list_orders(
     request: Request,
-    account_id: str = ACCOUNT_ID,
-    status: str | None = q.choice(ORDER_FILTERS, "open, closed, all (default) or one order status"),
-    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    account_id: str = account_id_param(),
+    status: str | None = q.choice(ORDER_STATUSES, "all (default), open, closed or one order status"),
+    limit: str | None = page_size(),
     page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),
@@ -259,13 +281,15 @@ async def list_orders(
     summary="Submit a paper order",
     response_class=JSONBytes,
     status_code=201,
-    openapi_extra=doc.body_doc(doc.OrderBody),
+    openapi_extra=request_body("PaperOrderRequest"),
     responses={
-        201: doc.body("PaperOrderResult", "the new order (already filled when the market made it marketable)"),
-        200: doc.body("PaperOrderResult", "the order sent earlier with the same client_order_id and payload"),
+        **ok_body("PaperOrderResult", "the new order (already filled when the market made it marketable)", status=201),
+        **ok_body("PaperOrderResult", "the order sent earlier with the same client_order_id and payload"),
     },
 )
-async def submit_order(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
+async def submit_order(
+    request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)
+) -> JSONBytes:
     """Market orders fill at the ask (buy) or bid (sell) of the current NBBO; limit orders when the NBBO reaches
     the limit. Outside the regular session the order stays ``accepted`` until the next session opens."""
     body = await json_body(request)
@@ -277,14 +301,12 @@ async def submit_order(request: Request, account_id: str = ACCOUNT_ID, who: Call
     ACCOUNT + "orders:by_client_order_id",
     summary="Get a paper order by client_order_id",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperOrderResult", "order")},
+    responses=ok_body("PaperOrderResult", "order"),
 )
 async def order_by_client_order_id(
     request: Request,
-    account_id: str = ACCOUNT_ID,
-    client_order_id: str = q.required(
-        {"type": "string", "minLength": 1, "maxLength": 128}, "the client_order_id sent with the order"
-    ),
+    account_id: str = account_id_param(),
+    client_order_id: str = q.required({"type": "string", "minLength": 1}, "the client_order_id sent with the order"),
     who: Caller = Depends(caller),
 ) -> JSONBytes:
     if not client_order_id:
@@ -297,10 +319,13 @@ async def order_by_client_order_id(
     ACCOUNT + "orders/{order_id}/",
     summary="Get a paper order",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperOrderResult", "order")},
+    responses=ok_body("PaperOrderResult", "order"),
 )
 async def get_order(
-    request: Request, account_id: str = ACCOUNT_ID, order_id: str = ORDER_ID, who: Caller = Depends(caller)
+    request: Request,
+    account_id: str = account_id_param(),
+    order_id: str = order_id_param(),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     row = await run(desk(request).order, owner_of(who), account_id, order_id)
     return ok(request, wire.order(row))
@@ -310,10 +335,13 @@ async def get_order(
     ACCOUNT + "orders/{order_id}/",
     summary="Cancel a paper order",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperOrderResult", "the canceled order")},
+    responses={**ok_body("PaperOrderResult", "the canceled order"), **CANCEL_REFUSED},
 )
 async def cancel_order(
-    request: Request, account_id: str = ACCOUNT_ID, order_id: str = ORDER_ID, who: Caller = Depends(caller)
+    request: Request,
+    account_id: str = account_id_param(),
+    order_id: str = order_id_param(),
+    who: Caller = Depends(caller),
 ) -> JSONBytes:
     """Only ``new``, ``accepted`` or ``partially_filled`` orders can be canceled; others are a 400."""
     row = await run(desk(request).cancel, owner_of(who), account_id, order_id)
@@ -325,9 +353,9 @@ async def cancel_order(
     ACCOUNT + "positions/",
     summary="Paper positions",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperPositions", "open positions by symbol")},
+    responses=ok_body("PaperPositions", "open positions by symbol"),
 )
-async def positions(request: Request, account_id: str = ACCOUNT_ID, who: Caller = Depends(caller)) -> JSONBytes:
+async def positions(request: Request, account_id: str = account_id_param(), who: Caller = Depends(caller)) -> JSONBytes:
     d = desk(request)
     rows = await run(lambda: d.positions(d.account(owner_of(who), account_id)))
     return results(request, rows)
@@ -337,12 +365,12 @@ async def positions(request: Request, account_id: str = ACCOUNT_ID, who: Caller 
     ACCOUNT + "fills/",
     summary="Paper fills",
     response_class=JSONBytes,
-    responses={200: doc.body("PaperFills", "fills, newest first")},
+    responses=ok_body("PaperFills", "fills, newest first"),
 )
 async def fills(
     request: Request,
-    account_id: str = ACCOUNT_ID,
-    limit: str | None = q.limit(default=PAGE_DEFAULT, maximum=PAGE_MAX),
+    account_id: str = account_id_param(),
+    limit: str | None = page_size(),
     page: str | None = q.token(),
     ctx: ApiContext = Depends(context),
     who: Caller = Depends(caller),

@@ -20,6 +20,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "cutebacktests": ("cutebacktests", "cutebacktests 0.3.0's intraday options backtest over 10 sessions, end to end"),
     "ingest": ("ingest", "importing a 10M-row options quotes .csv.gz beside DuckDB's read_csv -> Parquet copy"),
     "backtest": ("backtest", "opening-range backtest beside cutebacktests' intraday run; 8-point sweep at 1/2 workers"),
+    "workers": ("workers", "requests/s of the options trades page, 8 keep-alive clients, at 1 and 2 worker processes"),
 }
 
 

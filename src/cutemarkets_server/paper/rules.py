@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
@@ -14,7 +15,9 @@ from ..market.occ import InvalidOptionSymbolError, parse_option_symbol
 
 MONEY = Decimal("0.0001")
 QTY = Decimal("0.000001")
-MAX_AMOUNT = Decimal("1000000000000")
+MAX_AMOUNT = Decimal("1000000000000")  # amounts must be below it
+# Plain decimal notation with ASCII digits: no exponent, no digit separators (what the API documents).
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 STOCK_QTY_PLACES = 6
 OPTION_MULTIPLIER = 100  # premium per contract = price x 100, whatever the deliverable
 
@@ -49,15 +52,15 @@ def parse_decimal(field: str, value: Any, *, positive: bool = True) -> Decimal:
     if not isinstance(value, str):
         raise PaperInputError(field, f'expected a decimal string such as "10", got {json.dumps(value)}')
     text = value.strip()
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise PaperInputError(field, f"{value!r} is not a decimal number in plain notation (such as 10 or 1.5)")
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise PaperInputError(field, f"{value!r} is not a decimal number") from None
-    if not number.is_finite():
-        raise PaperInputError(field, f"{value!r} is not a finite number")
     if positive and number <= 0:
         raise PaperInputError(field, f"{value!r} must be greater than zero")
-    if abs(number) > MAX_AMOUNT:
+    if abs(number) >= MAX_AMOUNT:
         raise PaperInputError(field, f"{value!r} is too large")
     return number
 
@@ -153,7 +156,7 @@ def _choice(body: dict[str, Any], field: str, choices: tuple[str, ...], default:
     value = body.get(field, default)
     if value is None:
         raise PaperInputError(field, f"required; one of {', '.join(choices)}")
-    if not isinstance(value, str) or value.strip().lower() not in choices:
+    if not isinstance(value, str) or not value.strip().isascii() or value.strip().lower() not in choices:
         raise PaperInputError(field, f"{json.dumps(value)} is not one of {', '.join(choices)}")
     return value.strip().lower()
 
@@ -197,7 +200,7 @@ def parse_order(body: Any) -> OrderRequest:
             "position_intent", f"{intent} is not supported: paper accounts hold long positions only (no shorting)"
         )
     extended = body.get("extended_hours", False)
-    if extended not in (None, False):
+    if extended is not None and extended is not False:  # 0 is not false in JSON
         raise PaperInputError("extended_hours", "only regular-session orders are supported (false)")
     order_class = body.get("order_class")
     if order_class not in (None, "", "simple"):

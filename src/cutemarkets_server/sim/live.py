@@ -10,6 +10,11 @@ ticks. Released ticks are published to the stream at once and appended to the la
 ``lake_batch_s`` of market time, never one write per tick): each batch rewrites the day's partitions
 through the ingest pipeline with everything released so far. Outside sessions the clock is quiet; a day
 the lake already holds as history is never overwritten.
+
+With several worker processes every worker runs a clock (so each worker's subscribers get the ticks), but
+only the one whose ``writer()`` is true - the leader - stores anything: the appends, the session's state and
+open interest, the compaction at the end. A worker that becomes the leader mid-session takes over the
+storing from where its own (identical) tape has got to.
 """
 
 from __future__ import annotations
@@ -133,6 +138,7 @@ def listed_chains(store: MarketStore, day: dt.date, underlyings: list[str]) -> l
 class LiveSession:
     tape: SessionTape
     task: DayTask
+    prices: list[DayPrices] | None = None
 
 
 class MarketClock:
@@ -150,6 +156,7 @@ class MarketClock:
         *,
         step_s: float = 0.02,
         lake_batch_s: float = 60.0,
+        writer: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.ingestor = ingestor
@@ -162,12 +169,17 @@ class MarketClock:
         self.batch_ns = max(1, int(lake_batch_s * NS_PER_S))
         self.source = LIVE_PREFIX + str(meta.get("source", "sim"))
         self.writes: list[tuple[dt.date, int]] = []  # (day, until_ns) of every lake append
+        self.writer = writer or (lambda: True)  # false: publish only (another process stores the ticks)
         self.player: TapePlayer | None = None
+        self.session: LiveSession | None = None
+        self._recorded: dt.date | None = None  # the day whose state and open interest were written
         self._written_ns = 0
         self._writing: asyncio.Task[None] | None = None
 
     @classmethod
-    def for_runtime(cls, runtime: Runtime, sink: TickSink, config: StreamConfig) -> MarketClock | None:
+    def for_runtime(
+        cls, runtime: Runtime, sink: TickSink, config: StreamConfig, *, writer: Callable[[], bool] | None = None
+    ) -> MarketClock | None:
         raw = runtime.lake.get_meta(META_KEY)
         if raw is None:
             return None
@@ -182,6 +194,7 @@ class MarketClock:
             layout.root,
             step_s=config.step_s,
             lake_batch_s=config.lake_batch_s,
+            writer=writer,
         )
 
     # -- when ------------------------------------------------------------------------------------
@@ -220,6 +233,7 @@ class MarketClock:
         tape = session.tape
         player = TapePlayer(tape, self.sink)
         self.player = player
+        self.session = session
         self._written_ns = 0
         player.release(self.clock.now_ns(), silent=True)
         self._schedule_write(tape)
@@ -229,6 +243,8 @@ class MarketClock:
             await asyncio.sleep(self.step_s)
         if self._writing is not None:
             await self._writing
+        if not self.writer():
+            return
         await self.flush()
         # The session is final: fold it into its month's packs (readers switch over atomically).
         await asyncio.to_thread(self.store.lake.compact)
@@ -236,6 +252,8 @@ class MarketClock:
     def _schedule_write(self, tape: SessionTape) -> None:
         """Start a lake append when a batch boundary was crossed and no append is running."""
         assert self.player is not None
+        if not self.writer():
+            return
         if self._writing is not None and not self._writing.done():
             return
         until = self.player.until_ns
@@ -246,7 +264,7 @@ class MarketClock:
 
     async def flush(self) -> None:
         """Append everything released so far (the end of a session, or a shutdown)."""
-        if self.player is None:
+        if self.player is None or not self.writer():
             return
         if self._writing is not None and not self._writing.done():
             await self._writing
@@ -276,15 +294,27 @@ class MarketClock:
             curve=self._curve(day),
         )
         tables, _ = generate_day(task)
-        self._record_state(day, prices)
-        self._write_open_interest(day, seed, task.chains)
         hours = self.calendar.hours(day)
         tape = SessionTape(day, tables, hours.premarket_open_ns, hours.after_hours_close_ns)
+        session = LiveSession(tape, task, prices)
+        if self.writer():
+            self.record(session)
         log.info("market clock: generated %s (%d ticks)", day, len(tape))
-        return LiveSession(tape, task)
+        return session
+
+    def record(self, session: LiveSession) -> None:
+        """Store the session's state and the morning's open interest (once per day; the writer only)."""
+        day = session.tape.day
+        if self._recorded == day or session.prices is None:
+            return
+        self._record_state(day, session.prices)
+        self._write_open_interest(day, session.task.seed, session.task.chains)
+        self._recorded = day
 
     def append(self, tape: SessionTape, until_ns: int) -> None:
         """Rewrite the day's tick partitions with every tick before ``until_ns`` (trades also re-derive bars)."""
+        if self.session is not None and self.session.tape is tape:
+            self.record(self.session)  # a process that became the writer mid-session
         for name, table in tape.tables.items():
             n = int(np.searchsorted(table["sip_timestamp"].to_numpy(), until_ns, side="left"))
             self.ingestor.write_day(name, tape.day, table.slice(0, n), source=self.source)

@@ -34,6 +34,7 @@ class StreamConfig:
     option_quote_cap: int = 1000
     step_s: float = 0.02  # how often the producer releases what the clock has reached
     lake_batch_s: float = 60.0  # live mode: ticks are appended to the lake once per this many seconds
+    replay_anchor: float | None = None  # wall-clock instant (time.time()) a paced replay started; None: when it runs
 
     def replay_clock(self) -> ReplayClock:
         """The clock of a replay: from the start instant to the end of the day's stock session."""
@@ -46,4 +47,7 @@ class StreamConfig:
         start = self.replay_start or dt.time(9, 30)
         start_ns = et_ns(self.replay_day, start.hour, start.minute, start.second)
         start_ns = min(max(start_ns, hours.premarket_open_ns), hours.after_hours_close_ns)
-        return ReplayClock(start_ns, hours.after_hours_close_ns, self.replay_speed)
+        clock = ReplayClock(start_ns, hours.after_hours_close_ns, self.replay_speed)
+        if self.replay_anchor is not None and clock.paced:
+            clock.start(self.replay_anchor)  # worker processes: every process's clock tells the same time
+        return clock

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..api.auth import Authenticator
@@ -35,8 +36,13 @@ SHUTDOWN_REASON = "server shutting down"
 
 
 class StreamService:
-    def __init__(self, runtime: Runtime, auth: Authenticator, config: StreamConfig) -> None:
+    def __init__(
+        self, runtime: Runtime, auth: Authenticator, config: StreamConfig, *, writer: Callable[[], bool] | None = None
+    ) -> None:
         self.runtime = runtime
+        # Whether this process stores what the live market clock releases (the leader of several workers);
+        # the others only publish it.
+        self.writer = writer or (lambda: True)
         self.auth = auth
         self.config = config
         self.hub = Hub()
@@ -105,7 +111,7 @@ class StreamService:
     async def _run_live(self) -> None:
         from ..sim.live import MarketClock
 
-        market_clock = self.market_clock = MarketClock.for_runtime(self.runtime, self, self.config)
+        market_clock = self.market_clock = MarketClock.for_runtime(self.runtime, self, self.config, writer=self.writer)
         if market_clock is None:
             log.info("the lake holds no built-in market: the live market clock is off")
             return

@@ -20,13 +20,27 @@ class StreamingServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()
-        service = getattr(getattr(self.config.app, "state", None), "stream", None)
+        service = _stream_service(self.config)
         if service is not None:
             from .protocol import CLOSE_GOING_AWAY
             from .service import SHUTDOWN_REASON
 
             await service.close_connections(CLOSE_GOING_AWAY, SHUTDOWN_REASON)
         await super().shutdown(sockets)
+
+
+def _stream_service(config: uvicorn.Config) -> Any:
+    """The app's stream service: on the app itself, or (a worker process loading the app from a factory) on the
+    loaded app inside uvicorn's wrappers."""
+    app: Any = config.app if not isinstance(config.app, str) else getattr(config, "loaded_app", None)
+    for _ in range(8):
+        if app is None:
+            return None
+        service = getattr(getattr(app, "state", None), "stream", None)
+        if service is not None:
+            return service
+        app = getattr(app, "app", None)
+    return None
 
 
 def server_config(app: Any, *, host: str = "127.0.0.1", port: int = 8000, **overrides: Any) -> uvicorn.Config:

@@ -57,9 +57,9 @@ def query(schema: dict[str, Any], description: str | None = None, *, alias: str 
     return Query(None, alias=alias, description=description, json_schema_extra=_exact(schema), **kw)
 
 
-def required(schema: dict[str, Any], description: str | None = None) -> Any:
-    """A query parameter that must be sent (a request without it is a 400 naming it)."""
-    return Query(..., description=description, json_schema_extra=_exact(schema))
+def required(schema: dict[str, Any], description: str | None = None, *, alias: str | None = None) -> Any:
+    """A required query parameter documented with ``schema`` (a missing one is a 400 naming it)."""
+    return Query(..., alias=alias, description=description, json_schema_extra=_exact(schema))
 
 
 def path(schema: dict[str, Any], description: str | None = None, *, example: str | None = None) -> Any:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...store.backtest_runs import ARTIFACTS, RUN_NAME
+from ..errors import ERROR_STATUS
+
 INT: dict[str, Any] = {"type": "integer"}
 NUM: dict[str, Any] = {"type": "number"}
 STR: dict[str, Any] = {"type": "string"}
@@ -66,7 +69,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
         {
             "status": {"const": "ERROR"},
             "request_id": REQUEST_ID,
-            "error": obj({"code": STR, "message": STR}),
+            "error": obj({"code": {"type": "string", "enum": sorted(ERROR_STATUS)}, "message": STR}),
         }
     ),
     "Bar": obj(
@@ -366,80 +369,125 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-_SESSION_LABELS = {"session_label": STR, "options_session_label": STR, "half_day": BOOL}
-_FREE = {"type": "object"}  # a JSON object written by a backtest run (its manifest, summary, a table row)
-
-BODIES.update(
-    {
-        "Datasets": listing(
-            obj(
-                {
-                    "dataset": STR,
-                    "daily": BOOL,
-                    "first_day": DATE,
-                    "last_day": DATE,
-                    "days": INT,
-                    "rows": INT,
-                    "bytes": INT,
-                    "missing_sessions": array(DATE),
-                    "coverage": array(obj({"day": DATE, "rows": INT, "bytes": INT})),
-                }
-            )
-        ),
-        "Account": single(
-            obj(
-                {
-                    "name": STR,
-                    "key_prefix": STR,
-                    "plan": STR,
-                    "products": array({"type": "string", "enum": ["options", "stocks", "paper"]}),
-                    "requests_per_minute": nullable(INT),
-                    "requests_per_day": nullable(INT),
-                    "lookback_years": INT,
-                    "lookback_from": DATE,
-                    "timeframe": TIMEFRAME,
-                    "delay_ns": INT,
-                    "quotes": BOOL,
-                    "websocket": BOOL,
-                }
-            )
-        ),
-        "Clock": single(
-            obj(
-                {
-                    "mode": {"type": "string", "enum": ["live", "replay", "off"]},
-                    "now_ns": NS,
-                    "now_et": STR,
-                    "horizon_ns": NS,
-                    **_SESSION_LABELS,
-                    "replay": nullable(obj({"day": nullable(DATE), "speed": nullable(NUM), "start": nullable(STR)})),
-                },
-                {"at": obj({"ns": NS, "et": STR, **_SESSION_LABELS})},
-            )
-        ),
-        "BacktestRuns": listing(
-            obj({"run": STR, "strategy": nullable(STR), "files": array(STR)}, closed=False),
-        ),
-        "BacktestRun": single(
-            obj(
-                {
-                    "run": STR,
-                    "files": array(STR),
-                    "manifest": nullable(_FREE),
-                    "summary": nullable(_FREE),
-                    "decisions": nullable(obj({"columns": array(STR), "rows": array(_FREE), "total_rows": INT})),
-                    "fills": nullable(obj({"columns": array(STR), "rows": array(_FREE), "total_rows": INT})),
-                    "equity": nullable(obj({"columns": array(STR), "rows": array(_FREE), "total_rows": INT})),
-                    "drawdown": nullable(array(nullable(NUM))),
-                    "rejects_by_reason": {"type": "object", "additionalProperties": INT},
-                },
-                closed=False,
-            )
-        ),
-    }
+SESSION_LABEL: dict[str, Any] = {
+    "type": "string",
+    "enum": ["premarket", "regular", "half_day", "after_hours", "closed", "holiday"],
+}
+_LABELS = {"session_label": SESSION_LABEL, "options_session_label": SESSION_LABEL, "half_day": BOOL}
+# A value read from a backtest's manifest.json or summary.json: any JSON.
+ANY_JSON: dict[str, Any] = {}
+_RUN_FILES = array({"type": "string", "enum": list(ARTIFACTS)})
+_RUN_TABLE = nullable(
+    obj({"columns": array(STR), "rows": array({"type": "object"}), "total_rows": {"type": "integer", "minimum": 0}})
 )
+
+# The console's JSON routes.
+CONSOLE: dict[str, dict[str, Any]] = {
+    "Datasets": envelope(
+        {
+            "results": array(
+                obj(
+                    {
+                        "dataset": STR,
+                        "daily": {"type": "boolean", "description": "false for as-of-change reference datasets"},
+                        "first_day": DATE,
+                        "last_day": DATE,
+                        "days": INT,
+                        "rows": INT,
+                        "bytes": INT,
+                        "missing_sessions": array(DATE),
+                        "coverage": array(obj({"day": DATE, "rows": INT, "bytes": INT})),
+                    }
+                )
+            )
+        }
+    ),
+    "Account": single(
+        obj(
+            {
+                "name": STR,
+                "key_prefix": STR,
+                "plan": STR,
+                "products": array({"type": "string", "enum": ["options", "stocks", "paper"]}),
+                "requests_per_minute": {**nullable(INT), "description": "null: unlimited"},
+                "requests_per_day": {**nullable(INT), "description": "null: unlimited"},
+                "lookback_years": INT,
+                "lookback_from": DATE,
+                "timeframe": TIMEFRAME,
+                "delay_ns": INT,
+                "quotes": BOOL,
+                "websocket": BOOL,
+            }
+        )
+    ),
+    "Clock": single(
+        obj(
+            {
+                "mode": {"type": "string", "enum": ["live", "replay", "off"]},
+                "now_ns": NS,
+                "now_et": {"type": "string", "format": "date-time"},
+                "horizon_ns": NS,
+                **_LABELS,
+                "replay": nullable(
+                    obj(
+                        {
+                            "day": nullable(DATE),
+                            "speed": {**nullable(NUM), "description": "null: as fast as possible"},
+                            "start": nullable(
+                                {"type": "string", "pattern": r"^[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"}
+                            ),
+                        }
+                    )
+                ),
+            },
+            {"at": obj({"ns": NS, "et": {"type": "string", "format": "date-time"}, **_LABELS})},
+        )
+    ),
+    "BacktestRuns": envelope(
+        {
+            "results": array(
+                obj(
+                    {"run": {"type": "string", "pattern": RUN_NAME.pattern}, "strategy": ANY_JSON, "files": _RUN_FILES},
+                    {
+                        k: ANY_JSON
+                        for k in (
+                            *("created_at", "underlying", "from", "to", "engine_version"),
+                            *("total_return", "cagr", "sharpe", "max_drawdown", "win_rate", "trades"),
+                        )
+                    },
+                )
+            )
+        }
+    ),
+    "BacktestRun": single(
+        obj(
+            {
+                "run": {"type": "string", "pattern": RUN_NAME.pattern},
+                "files": _RUN_FILES,
+                "manifest": nullable({"type": "object"}),
+                "summary": nullable({"type": "object"}),
+                "decisions": _RUN_TABLE,
+                "fills": _RUN_TABLE,
+                "equity": _RUN_TABLE,
+                "trades": _RUN_TABLE,
+                "drawdown": nullable(array(nullable(NUM))),
+                "rejects_by_reason": {"type": "object", "additionalProperties": INT},
+            }
+        )
+    ),
+}
 
 
 def ok_body(name: str, description: str = "OK", *, status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route whose success body is the named component (a route's only response doc)."""
+    """``responses=`` for a route whose ``status`` (200 unless told) body is the named component."""
     return {status: {"description": description, "content": {"application/json": {"schema": ref(name)}}}}
+
+
+def no_body(description: str, *, status: int = 204) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that answers ``status`` with no body."""
+    return {status: {"description": description}}
+
+
+def request_body(name: str, *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra=`` declaring a JSON request body of the named component."""
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": ref(name)}}}}
