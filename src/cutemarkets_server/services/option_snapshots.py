@@ -65,7 +65,7 @@ class _Facts:
     analytics: dict[str, dict[str, Any]]
 
 
-LISTING_FACTS_CACHED = 8  # listings (a chain at one instant) whose facts are kept for their next pages
+LISTING_FACTS_CACHED = 2  # listings (a chain at one instant) whose facts are kept for their next pages (tens of MB each)
 
 
 class OptionSnapshots:
