@@ -65,7 +65,8 @@ class _Facts:
     analytics: dict[str, dict[str, Any]]
 
 
-LISTING_FACTS_CACHED = 2  # listings (a chain at one instant) whose facts are kept for their next pages (tens of MB each)
+# Listings (a chain at one instant) whose facts are kept for their next pages (tens of MB each).
+LISTING_FACTS_CACHED = 2
 
 
 class OptionSnapshots:
