@@ -250,9 +250,14 @@ def test_paper_orders_are_filled_once_and_updates_reach_both_workers(cluster: Cl
 def test_one_leader_and_a_survivor_takes_over(cluster: Cluster) -> None:
     leaders = cluster.leaders()
     assert len(leaders) == 1, "exactly one worker leads"
+    # Stopped first, so the supervisor's health ping is pending when the worker dies: it must still be
+    # replaced at once, not after the ping's timeout.
+    os.kill(leaders[0], signal.SIGSTOP)
+    time.sleep(1.5)
     os.kill(leaders[0], signal.SIGKILL)
     wait_until(lambda: len(cluster.leaders()) == 2, 20, "a new leader")
     assert cluster.leaders()[1] != leaders[0]
+    wait_until(lambda: f"Child process [{leaders[0]}] died" in cluster.log.read_text(), 10, "the dead worker seen")
     assert cluster.proc.poll() is None
 
 

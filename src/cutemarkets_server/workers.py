@@ -30,6 +30,7 @@ import fcntl
 import json
 import logging
 import os
+import pickle
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -297,6 +298,25 @@ def prepare_data_dir(settings: Settings) -> None:
 
 class StreamingProcess(multiprocess.Process):
     """uvicorn's worker process, running our server (WebSockets closed with 1001 on shutdown)."""
+
+    def _healthcheck(self, timeout: float) -> bool | None:
+        """uvicorn's ping, but a worker that dies while the ping is pending counts as dead at once.
+
+        The supervisor keeps the child's end of the pipe open, so a killed worker never closes it: uvicorn's
+        own ping would wait the whole healthcheck timeout (a minute here) before replacing the worker.
+        """
+        try:
+            self.parent_conn.send(b"ping")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.parent_conn.poll(min(0.25, max(deadline - time.monotonic(), 0.0))):
+                    started: bool = self.parent_conn.recv()
+                    return started
+                if not self.process.is_alive():
+                    return None
+            return None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return None
 
     @property
     def server(self) -> uvicorn.Server:
