@@ -591,14 +591,17 @@ def test_descending_aggregate_pages_walk_the_same_bars_backwards(http: httpx.Cli
     assert down == list(reversed(up))
 
 
-@pytest.mark.parametrize("sort", ["ticker", "strike_price"])
+@pytest.mark.parametrize(
+    ("sort", "order"), [("ticker", "asc"), ("strike_price", "asc"), ("expiration_date", "desc"), ("ticker", "desc")]
+)
 def test_paging_through_a_chain_gives_the_rows_of_one_big_page(
-    http: httpx.Client, server: RunningServer, sort: str
+    http: httpx.Client, server: RunningServer, sort: str, order: str
 ) -> None:
-    """Continuation pages are built from facts gathered once for the whole listing; they must say exactly
-    what pages built on their own say (a single 250-contract page is built on its own)."""
+    """Continuation pages are built from facts gathered once for the whole listing and start where a binary
+    search of the sorted listing puts the page token; they must say exactly what pages built on their own
+    say (a single 250-contract page is built on its own)."""
     h = auth(server.key("expert"))
-    params = {"sort": sort, "as_of": "2025-12-01T15:30:00Z", "expiration_date.lte": "2025-12-19"}
+    params = {"sort": sort, "order": order, "as_of": "2025-12-01T15:30:00Z", "expiration_date.lte": "2025-12-19"}
     big = http.get("/v1/options/chain/SPY/", params={**params, "limit": 250}, headers=h)
     assert big.status_code == 200, big.text
     whole = big.json()["results"]

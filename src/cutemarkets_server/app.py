@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from . import __version__
 from .api import handlers
@@ -47,6 +47,21 @@ Self-hosted CuteMarkets v1 market-data API for U.S. options and stocks, built fo
 Authenticate with `Authorization: Bearer cm_…` (or `?apiKey=` for clients that cannot set headers).
 Every response is JSON with `status` and `request_id`; list routes page with an absolute `next_url`.
 """
+
+
+def include_flat(app: FastAPI, router: APIRouter) -> None:
+    """Add ``router``'s routes (and those of the routers it includes) to the app's own list of routes.
+
+    FastAPI keeps an included router as one nested route and matches a request against its routes twice (once
+    to choose the router, once to choose the route), at every level of nesting; our routers add no prefix,
+    dependencies or defaults of their own, so their routes are served as they are, matched once.
+    """
+    for route in router.routes:
+        nested = getattr(route, "original_router", None)
+        if isinstance(nested, APIRouter):
+            include_flat(app, nested)
+        else:
+            app.router.routes.append(route)
 
 
 def create_app(
@@ -108,19 +123,19 @@ def create_app(
         relay = app.state.paper.events = RelayedEvents(settings.layout.root / EVENTS_FILE)
     app.state.leadership = leadership
     handlers.install(app)
-    app.include_router(status_router)
-    app.include_router(options_router)
-    app.include_router(stocks_router)
-    app.include_router(reference_router)
-    app.include_router(polygon_router)
-    app.include_router(paper_router)
-    app.include_router(paper_ws_router)  # before the market streams' /v1/ws/{market}
-    app.include_router(ws_router)
+    include_flat(app, status_router)
+    include_flat(app, options_router)
+    include_flat(app, stocks_router)
+    include_flat(app, reference_router)
+    include_flat(app, polygon_router)
+    include_flat(app, paper_router)
+    include_flat(app, paper_ws_router)  # before the market streams' /v1/ws/{market}
+    include_flat(app, ws_router)
     openapi_document.install(app)
-    app.include_router(datasets_router)
-    app.include_router(account_router)
-    app.include_router(clock_router)
-    app.include_router(backtests_router)
+    include_flat(app, datasets_router)
+    include_flat(app, account_router)
+    include_flat(app, clock_router)
+    include_flat(app, backtests_router)
     console_docs.install(app)
     console_routes.install(app)
     app.add_middleware(EdgeMiddleware, auth=ctx.auth)

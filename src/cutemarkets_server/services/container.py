@@ -47,6 +47,7 @@ class Services:
         what later ones do. Failures only cost the warm-up (the request that needs the data reports them)."""
         try:
             self.reference.ticker_intervals()
+            self.reference.contract_records("")  # builds the per-ticker index of the contract listings
             pit = now_view(now_ns)
             chain_data = ("option_quotes", "option_trades", "option_day_aggs", "option_open_interest")
             self.store.warm(chain_data, pit.before_ns)

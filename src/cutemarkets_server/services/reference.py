@@ -143,13 +143,13 @@ class ReferenceData:
         """Every listing record of ``ticker``, oldest first (from a per-ticker index of the fold)."""
         key = ("contract_index", *self._generation("option_contracts"))
 
-        def build() -> dict[str, list[dict]]:
-            index: dict[str, list[dict]] = {}
-            for row in self.contract_intervals().sort_by("valid_from").to_pylist():
-                index.setdefault(row["ticker"], []).append(row)
-            return index
+        def build() -> tuple[pa.Table, np.ndarray]:
+            t = self.contract_intervals().sort_by([("ticker", "ascending"), ("valid_from", "ascending")])
+            return t, t["ticker"].to_numpy(zero_copy_only=False)
 
-        return self.cache.get_or_compute(key, build).get(ticker, [])
+        table, tickers = self.cache.get_or_compute(key, build)
+        lo, hi = np.searchsorted(tickers, ticker, "left"), np.searchsorted(tickers, ticker, "right")
+        return table.slice(int(lo), int(hi - lo)).to_pylist() if hi > lo else []
 
     def contract(self, ticker: str, day: dt.date | None) -> dict | None:
         """The record of ``ticker`` in force on ``day``; with ``day=None`` its latest record."""

@@ -28,9 +28,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .dayindex import NO_MAX_TS, NO_MIN_TS, NO_ORDINAL, DayIndex
 from .rowindex import Run, merge_runs, table_runs
 from .rowreader import RowReader
 from .schemas import ALL, Dataset, dataset
@@ -38,7 +40,7 @@ from .schemas import ALL, Dataset, dataset
 SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
-FILE_RUNS_BUDGET = 500_000  # runs kept in the cached day indexes (about 150 MB at most)
+DAY_INDEX_BUDGET_BYTES = 256 << 20  # cached day indexes (about 1.7 MB for a busy options day)
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -177,8 +179,8 @@ class Lake:
         self._snapshot: ManifestSnapshot | None = None
         self._local = threading.local()
         # The whole row index of recently read files (content-addressed, so never stale).
-        self._file_runs: OrderedDict[tuple[str, str], dict[str, tuple]] = OrderedDict()
-        self._cached_runs = 0
+        self._day_indexes: OrderedDict[tuple[str, str], DayIndex] = OrderedDict()
+        self._cached_bytes = 0
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
         if self.get_meta("runs_version") != RUNS_VERSION:
@@ -302,26 +304,41 @@ class Lake:
         self, snap: ManifestSnapshot, name: str, wanted: list[str], day: dt.date, *, packed: bool
     ) -> list[RunRef]:
         """``runs`` of many tickers on one day, from that day's whole index of the file (read once)."""
+        found = self.day_index(snap, name, day, packed=packed)
+        if found is None:
+            return []
+        path, index = found
+        pos, hit = index.find(np.array([t.encode() for t in wanted]))
+        out = []
+        for ticker, i, found in zip(wanted, pos.tolist(), hit.tolist(), strict=True):
+            if found:
+                lo, hi, ordinal = int(index.min_ts[i]), int(index.max_ts[i]), int(index.ordinal[i])
+                out.append(
+                    RunRef(
+                        ticker, day, path, int(index.first_row[i]), int(index.rows[i]),
+                        None if lo == NO_MIN_TS else lo, None if hi == NO_MAX_TS else hi,
+                        None if ordinal == NO_ORDINAL else ordinal,
+                    )
+                )  # fmt: skip
+        return out
+
+    def day_index(
+        self, snap: ManifestSnapshot, name: str, day: dt.date, *, packed: bool = False
+    ) -> tuple[str, DayIndex] | None:
+        """(absolute path, run index) of the file holding ``name``'s ``day`` (its pack with ``packed``), or
+        None when the day is not stored. The index is read once and kept in an LRU of at most
+        ``DAY_INDEX_BUDGET_BYTES`` (files are content-addressed, so a cached index is never stale)."""
         key = day.isoformat()
         file = (snap.pack_files.get(name, {}).get(key) if packed else None) or snap.day_files.get(name, {}).get(key)
         if file is None:
-            return []
-        index = self._day_index(file, key)
-        path = str(self.root) + os.sep + file
-        out = []
-        for ticker in wanted:
-            hit = index.get(ticker)
-            if hit is not None:
-                out.append(RunRef(ticker, day, path, *hit))
-        return out
+            return None
+        return str(self.root) + os.sep + file, self._day_index(file, key)
 
-    def _day_index(self, file: str, key: str) -> dict[str, tuple]:
-        """Ticker → (first row, rows, min ts, max ts, ordinal) of one file's day, read once and kept in an LRU
-        bounded by ``FILE_RUNS_BUDGET`` runs in all."""
+    def _day_index(self, file: str, key: str) -> DayIndex:
         with self._lock:
-            index = self._file_runs.get((file, key))
+            index = self._day_indexes.get((file, key))
             if index is not None:
-                self._file_runs.move_to_end((file, key))
+                self._day_indexes.move_to_end((file, key))
                 return index
         rows = (
             self._reader()
@@ -331,22 +348,20 @@ class Lake:
             )
             .fetchall()
         )
-        index = {r[0]: r[1:] for r in rows}
+        index = DayIndex.from_rows(rows)
         with self._lock:
-            old = self._file_runs.pop((file, key), None)
-            self._cached_runs += len(index) - (len(old) if old is not None else 0)
-            self._file_runs[(file, key)] = index
-            while self._cached_runs > FILE_RUNS_BUDGET and len(self._file_runs) > 1:
-                _, dropped = self._file_runs.popitem(last=False)
-                self._cached_runs -= len(dropped)
+            old = self._day_indexes.pop((file, key), None)
+            self._cached_bytes += index.nbytes - (old.nbytes if old is not None else 0)
+            self._day_indexes[(file, key)] = index
+            while self._cached_bytes > DAY_INDEX_BUDGET_BYTES and len(self._day_indexes) > 1:
+                _, dropped = self._day_indexes.popitem(last=False)
+                self._cached_bytes -= dropped.nbytes
         return index
 
     def load_day_indexes(self, snap: ManifestSnapshot, name: str, days: Iterable[dt.date]) -> None:
         """Read the run index of ``name``'s day files for ``days`` into the cache (a server warms up with it)."""
         for day in days:
-            file = snap.day_files.get(name, {}).get(day.isoformat())
-            if file is not None:
-                self._day_index(file, day.isoformat())
+            self.day_index(snap, name, day)
 
     def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:
         """Rows per ticker over every current day partition of ``name`` (tickers starting with ``prefix``)."""

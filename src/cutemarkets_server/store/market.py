@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..market.timestamps import et_date
+from .dayindex import NO_ORDINAL, DayIndex, encode_tickers
 from .engine import DuckEngine, file_list
-from .lake import Lake, ManifestSnapshot, RunRef
+from .lake import FILE_RUNS_MIN_TICKERS, Lake, ManifestSnapshot, RunRef
 from .rowreader import RowReader, ranges_to_rows
 from .schemas import dataset
 
@@ -99,10 +100,16 @@ class MarketStore:
         for file, idx in by_file.items():
             starts = np.array([runs[i].first_row for i in idx], dtype=np.int64)
             lengths = np.array([runs[i].rows for i in idx], dtype=np.int64)
-            values = self.reader.values(file, starts, starts + lengths, col)
-            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            out[idx] = np.add.reduceat((values < bound).astype(np.int64), offsets)
+            out[idx] = self._counts_below_in(name, file, starts, lengths, bound)
         return out
+
+    def _counts_below_in(self, name: str, file: str, starts: np.ndarray, lengths: np.ndarray, bound: int) -> np.ndarray:
+        """``_counts_below`` for runs of one file given as arrays (every length at least 1)."""
+        col = dataset(name).time_column
+        assert col is not None
+        values = self.reader.values(file, starts, starts + lengths, col)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        return np.add.reduceat((values < bound).astype(np.int64), offsets)
 
     def _trim(self, name: str, runs: Sequence[RunRef], lo: int | None, hi: int | None) -> list[_Span]:
         """Each run narrowed to its rows with lo <= time < hi (runs are sorted by time), in run order."""
@@ -218,6 +225,8 @@ class MarketStore:
         ds = dataset(name)
         if not days or not tickers:
             return ds.schema.empty_table()
+        if len(tickers) > FILE_RUNS_MIN_TICKERS:
+            return self._last_rows_many(snap, name, tickers, days, before_ns)
         runs = self._newest_runs(snap, name, tickers, days, before_ns)
         ends = np.array([r.first_row + r.rows for r in runs], dtype=np.int64)
         partial = (
@@ -241,6 +250,57 @@ class MarketStore:
             tables.append(_conformed(self.reader.take(file, np.array(rows, dtype=np.int64)), ds.schema))
         tables = [t for t in tables if t.num_rows]
         return pa.concat_tables(tables) if tables else ds.schema.empty_table()
+
+    def _last_rows_many(
+        self,
+        snap: ManifestSnapshot,
+        name: str,
+        tickers: Sequence[str],
+        days: Sequence[dt.date],
+        before_ns: int | None,
+    ) -> pa.Table:
+        """``_last_rows`` of many tickers: each day's whole run index searched for all of them at once, newest
+        day first, each older day only for the tickers still missing."""
+        remaining = encode_tickers(tickers)
+        tables: list[pa.Table] = []
+        for day in days:
+            if len(remaining) == 0:
+                break
+            found = self.lake.day_index(snap, name, day)
+            if found is None:
+                continue
+            path, index = found
+            pos, hit = index.find(remaining)
+            if before_ns is not None:
+                hit &= index.min_ts[pos] < before_ns
+            if hit.any():
+                remaining = remaining[~hit]
+                tables.extend(self._last_of_runs(name, path, index, pos[hit], before_ns))
+        tables = [t for t in tables if t.num_rows]
+        return pa.concat_tables(tables) if tables else dataset(name).schema.empty_table()
+
+    def _last_of_runs(
+        self, name: str, path: str, index: DayIndex, pos: np.ndarray, before_ns: int | None
+    ) -> list[pa.Table]:
+        """The last row before ``before_ns`` of each run at ``pos`` of one file's index: from the file's
+        ``.last`` sidecar where the whole run is before the instant, else from the file itself."""
+        schema = dataset(name).schema
+        first = index.first_row[pos]
+        lengths = index.rows[pos]
+        ends = first + lengths
+        partial = np.zeros(len(pos), dtype=bool) if before_ns is None else index.max_ts[pos] >= before_ns
+        if before_ns is not None and partial.any():
+            ends[partial] = first[partial] + self._counts_below_in(
+                name, path, first[partial], lengths[partial], before_ns
+            )
+        side = (index.ordinal[pos] != NO_ORDINAL) & ~partial
+        out = []
+        if side.any():
+            out.append(_conformed(self.reader.take(sidecar_path_of(path), index.ordinal[pos][side]), schema))
+        direct = ~side & (ends > first)
+        if direct.any():
+            out.append(_conformed(self.reader.ranges(path, ends[direct] - 1, ends[direct]), schema))
+        return out
 
     def warm(self, names: Sequence[str], before_ns: int, days: int = LOOKBACK_PARTITIONS) -> None:
         """Load the run indexes of the newest ``days`` partitions of ``names`` up to ``before_ns``'s day, which

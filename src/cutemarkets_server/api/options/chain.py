@@ -137,6 +137,14 @@ def sorted_page(
         order = "descending" if descending else "ascending"
         keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
         table = table.sort_by(keys)
+    if after is not None and presorted and table[sort].null_count == 0:
+        start = _start_after(table, sort, descending, after)
+        page = table.slice(start, limit)
+        if table.num_rows - start <= limit:
+            return page, None
+        last = page.slice(limit - 1, 1).to_pylist()[0]
+        v = last[sort]
+        return page, [v.isoformat() if isinstance(v, dt.date) else v, last["ticker"]]
     if after is not None:
         value, ticker = after
         col = table[sort]
@@ -155,6 +163,29 @@ def sorted_page(
     last = page.slice(limit - 1, 1).to_pylist()[0]
     v = last[sort]
     return page, [v.isoformat() if isinstance(v, dt.date) else v, last["ticker"]]
+
+
+def _start_after(table: pa.Table, sort: str, descending: bool, after: list) -> int:
+    """The first row of ``table`` (sorted by (``sort``, ticker), both ascending or both descending) that comes
+    after the keyset ``after``: a binary search, so a continuation page costs O(log n) plus its own rows."""
+    value, ticker = after
+    if sort == "expiration_date":
+        value = dt.date.fromisoformat(value)
+    key = (value, ticker) if sort != "ticker" else (ticker,)
+    col, tickers = table[sort], table["ticker"]
+
+    def at(i: int) -> tuple:
+        return (col[i].as_py(), tickers[i].as_py()) if sort != "ticker" else (tickers[i].as_py(),)
+
+    lo, hi = 0, table.num_rows
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = at(mid)
+        if (row > key) if descending is False else (row < key):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @router.get(
