@@ -139,8 +139,8 @@ class ReferenceData:
             )
         return _latest_per_ticker(t.filter(mask))
 
-    def contract_records(self, ticker: str) -> list[dict]:
-        """Every listing record of ``ticker``, oldest first (from a per-ticker index of the fold)."""
+    def _contract_rows(self, ticker: str) -> tuple[pa.Table, int, int]:
+        """The fold sorted by (ticker, valid_from) and the row range of ``ticker``'s records in it."""
         key = ("contract_index", *self._generation("option_contracts"))
 
         def build() -> tuple[pa.Table, np.ndarray]:
@@ -148,8 +148,12 @@ class ReferenceData:
             return t, t["ticker"].to_numpy(zero_copy_only=False)
 
         table, tickers = self.cache.get_or_compute(key, build)
-        lo, hi = np.searchsorted(tickers, ticker, "left"), np.searchsorted(tickers, ticker, "right")
-        return table.slice(int(lo), int(hi - lo)).to_pylist() if hi > lo else []
+        return table, int(np.searchsorted(tickers, ticker, "left")), int(np.searchsorted(tickers, ticker, "right"))
+
+    def contract_records(self, ticker: str) -> list[dict]:
+        """Every listing record of ``ticker``, oldest first."""
+        table, lo, hi = self._contract_rows(ticker)
+        return table.slice(lo, hi - lo).to_pylist() if hi > lo else []
 
     def contract(self, ticker: str, day: dt.date | None) -> dict | None:
         """The record of ``ticker`` in force on ``day``; with ``day=None`` its latest record."""
@@ -162,7 +166,8 @@ class ReferenceData:
         return None
 
     def contract_known(self, ticker: str) -> bool:
-        return bool(self.contract_records(ticker))
+        _, lo, hi = self._contract_rows(ticker)
+        return hi > lo
 
     # -- stock tickers ---------------------------------------------------------------------------
     def ticker_intervals(self) -> pa.Table:
