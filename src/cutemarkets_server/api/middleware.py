@@ -72,7 +72,10 @@ def _unserved(status: int) -> bool:
 def redacted_query(qs: bytes) -> str:
     if not qs:
         return ""
-    pairs = urllib.parse.parse_qsl(qs.decode("latin-1"), keep_blank_values=True)
+    text = qs.decode("latin-1")
+    if "api" not in urllib.parse.unquote_plus(text).lower():  # no key parameter in it: logged as sent
+        return text
+    pairs = urllib.parse.parse_qsl(text, keep_blank_values=True)
     return urllib.parse.urlencode([(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs])
 
 

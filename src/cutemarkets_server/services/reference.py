@@ -179,17 +179,28 @@ class ReferenceData:
         return t.filter(_valid_on(t, day)) if t.num_rows else t
 
     def ticker(self, symbol: str, day: dt.date | None) -> dict | None:
-        t = self.ticker_intervals()
-        if t.num_rows == 0:
-            return None
-        rows = t.filter(pc.equal(t["ticker"], symbol))
-        if rows.num_rows == 0:
-            return None
-        if day is not None:
-            rows = rows.filter(_valid_on(rows, day))
-            if rows.num_rows == 0:
-                return None
-        return rows.sort_by([("valid_from", "descending")]).slice(0, 1).to_pylist()[0]
+        """The record of ``symbol`` in force on ``day`` (with ``day=None`` any), the latest-starting one."""
+        best: dict | None = None
+        for rec in self._ticker_records(symbol):
+            if day is not None and not (
+                rec["valid_from"] <= day and (rec["valid_to"] is None or rec["valid_to"] > day)
+            ):
+                continue
+            if best is None or rec["valid_from"] > best["valid_from"]:
+                best = rec
+        return dict(best) if best is not None else None
+
+    def _ticker_records(self, symbol: str) -> list[dict]:
+        """Every reference record of ``symbol`` in the fold's order (a per-ticker index built once per generation)."""
+        key = ("ticker_index", *self._generation("stock_tickers"))
+
+        def build() -> dict[str, list[dict]]:
+            index: dict[str, list[dict]] = {}
+            for rec in self.ticker_intervals().to_pylist():
+                index.setdefault(rec["ticker"], []).append(rec)
+            return index
+
+        return self.cache.get_or_compute(key, build).get(symbol, [])
 
     def dividend_yield(self, symbol: str, day: dt.date) -> float:
         key = ("dividend_yield", symbol, day, *self._generation("stock_tickers"))

@@ -302,9 +302,10 @@ class MarketStore:
             out.append(_conformed(self.reader.ranges(path, ends[direct] - 1, ends[direct]), schema))
         return out
 
-    def warm(self, names: Sequence[str], before_ns: int, days: int = LOOKBACK_PARTITIONS) -> None:
+    def warm(self, names: Sequence[str], before_ns: int, days: int = LOOKBACK_PARTITIONS + 1) -> None:
         """Load the run indexes of the newest ``days`` partitions of ``names`` up to ``before_ns``'s day, which
-        point-in-time look-ups of many tickers read first."""
+        point-in-time look-ups of many tickers read first (one more than a look-up's reach: the bars before a
+        session's day reach back from the day before it)."""
         snap = self.snapshot()
         for name in names:
             newest = _newest_days(snap, name, et_date(before_ns - 1), days)
