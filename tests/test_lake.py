@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,3 +190,119 @@ def test_a_lake_without_an_index_is_indexed_when_opened(tmp_path: Path) -> None:
     con.commit()
     con.close()
     assert page(Lake(tmp_path), "AAPL", descending=False) == [1.0, 2.0]
+
+
+# -- the run index's layout -------------------------------------------------------------------------------
+
+_V1_RUNS = """
+CREATE TABLE runs (
+    dataset TEXT NOT NULL, ticker TEXT NOT NULL, day TEXT NOT NULL, file TEXT NOT NULL, first_row INTEGER NOT NULL,
+    rows INTEGER NOT NULL, min_ts INTEGER, max_ts INTEGER, ordinal INTEGER
+);
+CREATE INDEX runs_by_ticker ON runs(dataset, ticker, day);
+CREATE INDEX runs_by_file ON runs(file);
+"""
+
+
+def answers(lake: Lake) -> list:
+    """Every ``runs`` question a reader asks, over every dataset, ticker and day of the lake."""
+    snap = lake.snapshot()
+    out = []
+    for name, parts in sorted(snap.by_dataset.items()):
+        days = sorted(parts)
+        tickers = sorted(lake.run_totals(snap, name))
+        for packed in (False, True):
+            out.append(lake.runs(snap, name, tickers, packed=packed))
+            out.append(lake.runs(snap, name, tickers, days[0], days[-1], packed=packed))
+            for t in tickers:
+                out.append(lake.runs(snap, name, [t], days[1] if len(days) > 1 else None, packed=packed))
+            for d in days:
+                out.append(lake.runs(snap, name, tickers, d, d, packed=packed))
+                out.append(lake._day_runs(snap, name, tickers, d, packed=packed))
+        out.append(sorted(lake.run_totals(snap, name).items()))
+        out.append(sorted(lake.run_totals(snap, name, "A").items()))
+    return out
+
+
+def test_a_lake_with_the_version_1_index_is_upgraded_once_when_opened(tmp_path: Path) -> None:
+    import sqlite3
+
+    days = [dt.date(2025, 11, 24), dt.date(2025, 11, 25), dt.date(2025, 11, 26)]
+    lake = Lake(tmp_path)
+    for i, d in enumerate(days):
+        lake.write_partition("stock_trades", d, day_trades(d, {"AAPL": [1.0 + i, 2.0], "MSFT": [9.0 + i]}), source="u")
+        lake.write_partition("stock_quotes", d, quotes_of(d, ["AAPL", "ZZZ"][: 1 + i % 2]), source="u")
+    assert lake.compact("stock_trades") == 1
+    lake.write_partition("stock_trades", days[1], day_trades(days[1], {"AAPL": [7.0]}), source="u")  # pack stale
+    before = answers(lake)
+    served = {r.file for a in before if isinstance(a, list) for r in a if hasattr(r, "file")}
+    assert any("_packs" in f for f in served) and len(served) > 3
+
+    # Rewrite the manifest's index in the version-1 layout, as the previous code stored it.
+    con = sqlite3.connect(tmp_path / "manifest.sqlite", isolation_level=None)
+    old = con.execute(
+        "SELECT f.dataset, r.ticker, date(r.day * 86400, 'unixepoch'), f.path, r.first_row, r.rows, r.min_ts, "
+        "r.max_ts, r.ordinal FROM runs r JOIN files f USING (file_id)"
+    ).fetchall()
+    con.executescript("DROP TABLE runs; DROP TABLE files;" + _V1_RUNS)
+    con.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", old)
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'runs_version'")
+    con.close()
+
+    upgraded = Lake(tmp_path)
+    assert answers(upgraded) == before
+    con = sqlite3.connect(tmp_path / "manifest.sqlite")
+    columns = [row[1] for row in con.execute("PRAGMA table_info(runs)")]
+    indexes = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    version = con.execute("SELECT value FROM meta WHERE key = 'runs_version'").fetchone()[0]
+    con.close()
+    assert columns[:3] == ["file_id", "ticker", "day"] and not {"runs_by_ticker", "runs_by_file"} & indexes
+    assert version == "2"
+    assert answers(Lake(tmp_path)) == answers(upgraded), "opening again changes nothing"
+    assert page(upgraded, "AAPL", descending=False) == [1.0, 2.0, 7.0, 3.0, 2.0]
+
+
+def quotes_of(day: dt.date, tickers: list[str]) -> pa.Table:
+    t0 = et_ns(day, 10)
+    n = len(tickers)
+    return pa.table(
+        {
+            "ticker": tickers,
+            "sip_timestamp": [t0 + i for i in range(n)],
+            "bid_price": [1.0] * n,
+            "ask_price": [1.1] * n,
+            "bid_size": [1] * n,
+            "ask_size": [1] * n,
+        }
+    )
+
+
+def test_superseded_files_leave_the_index_when_collected(tmp_path: Path) -> None:
+    import sqlite3
+
+    lake = Lake(tmp_path)
+    lake.write_partition("stock_trades", DAY, day_trades(DAY, {"AAPL": [1.0]}), source="u")
+    first = lake.snapshot().day_file_ids["stock_trades"]
+    lake.write_partition("stock_trades", DAY, day_trades(DAY, {"AAPL": [2.0], "MSFT": [3.0]}), source="u")
+    second = lake.snapshot().day_file_ids["stock_trades"]
+    assert first != second
+    con = sqlite3.connect(tmp_path / "manifest.sqlite")
+
+    def indexed() -> dict[int, int]:
+        return dict(
+            con.execute("SELECT f.file_id, count(r.ticker) FROM files f LEFT JOIN runs r USING (file_id) GROUP BY 1")
+        )
+
+    assert indexed() == {**{i: 1 for i in first.values()}, **{i: 2 for i in second.values()}}
+    lake._collect_garbage(time.time() + 1)
+    assert indexed() == {i: 2 for i in second.values()}, "the old file's runs and entry are gone"
+    # A file written again later gets a new id: an old snapshot's id never names another file.
+    lake.write_partition("stock_trades", DAY, day_trades(DAY, {"AAPL": [1.0]}), source="u")
+    third = lake.snapshot().day_file_ids["stock_trades"]
+    assert min(third.values()) > max(second.values())
+    assert [r.rows for r in lake.runs(lake.snapshot(), "stock_trades", ["AAPL", "MSFT"])] == [1]
+    # The same content written again keeps its file and its runs, once.
+    lake.write_partition("stock_trades", DAY, day_trades(DAY, {"AAPL": [1.0]}), source="u")
+    assert lake.snapshot().day_file_ids["stock_trades"] == third
+    assert indexed()[min(third.values())] == 1
+    con.close()

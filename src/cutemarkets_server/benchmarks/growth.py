@@ -66,7 +66,8 @@ def cut_lake(big: Path, small: Path, keep: int, datasets: tuple[str, ...] = TICK
     live = {f for (files,) in con.execute("SELECT files FROM partitions") for f in json.loads(files)}
     con.execute("CREATE TEMP TABLE live(file TEXT PRIMARY KEY)")
     con.executemany("INSERT INTO live VALUES (?)", [(f,) for f in live])
-    con.execute("DELETE FROM runs WHERE file NOT IN (SELECT file FROM live)")
+    con.execute("DELETE FROM runs WHERE file_id IN (SELECT file_id FROM files WHERE path NOT IN live)")
+    con.execute("DELETE FROM files WHERE path NOT IN live")
     con.execute("VACUUM")
     con.close()
     for rel in live:

@@ -5,17 +5,20 @@ A partition is written to a temporary file, flushed to disk and renamed to a con
 manifest at it. Readers therefore never see a half-written day: until the switch they keep reading
 the previous file, which stays on disk for a grace period after it is superseded.
 
-The same transaction records the file's row index (``runs``: where each ticker's rows of the day
-sit), and tick files get a ``.last.parquet`` sidecar with each ticker's last row of the day, so a
-reader opens only the row groups it returns. Bar datasets are also kept in *packs*: one sorted file
-per month or year, built by :meth:`Lake.compact` beside the day files and valid only while every
-member day is unchanged, so a long range of one ticker is one read.
+The same transaction records the file's row index (``files`` gives the file an id that is never reused;
+``runs``, keyed by (file id, ticker, day), says where each ticker's rows of the day sit, so a day's index is
+appended at the end of one B-tree whatever the history), and tick files get a ``.last.parquet`` sidecar
+with each ticker's last row of the day, so a reader opens only the row groups it returns. Bar datasets
+are also kept in *packs*: one sorted file per month or year, built by :meth:`Lake.compact` beside the day
+files and valid only while every member day is unchanged, so a long range of one ticker is one read.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -41,6 +44,7 @@ SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
 DAY_INDEX_BUDGET_BYTES = 256 << 20  # cached day indexes (about 1.7 MB for a busy options day)
+READER_MMAP_BYTES = 1 << 30  # the manifest is mapped, not read, by the look-up connections (address space only)
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -62,19 +66,12 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS runs (
-    dataset   TEXT NOT NULL,
-    ticker    TEXT NOT NULL,
-    day       TEXT NOT NULL,
-    file      TEXT NOT NULL,
-    first_row INTEGER NOT NULL,
-    rows      INTEGER NOT NULL,
-    min_ts    INTEGER,
-    max_ts    INTEGER,
-    ordinal   INTEGER
+CREATE TABLE IF NOT EXISTS files (
+    file_id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, so an id in an old snapshot never names another file
+    dataset TEXT NOT NULL,
+    day     TEXT,                               -- the day of a day file; NULL for a pack
+    path    TEXT NOT NULL UNIQUE                -- relative to the lake root
 );
-CREATE INDEX IF NOT EXISTS runs_by_ticker ON runs(dataset, ticker, day);
-CREATE INDEX IF NOT EXISTS runs_by_file ON runs(file);
 CREATE TABLE IF NOT EXISTS packs (
     dataset    TEXT NOT NULL,
     period     TEXT NOT NULL,
@@ -87,7 +84,24 @@ CREATE TABLE IF NOT EXISTS packs (
 );
 """
 
-RUNS_VERSION = "1"
+# The row index, keyed by file so that a day's runs are appended at the end of the B-tree whatever the history
+# (file ids only grow), and one ticker's runs of a file are one seek.
+_RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS runs (
+    file_id   INTEGER NOT NULL,
+    ticker    TEXT NOT NULL,
+    day       INTEGER NOT NULL,  -- days since 1970-01-01
+    first_row INTEGER NOT NULL,
+    rows      INTEGER NOT NULL,
+    min_ts    INTEGER,
+    max_ts    INTEGER,
+    ordinal   INTEGER,
+    PRIMARY KEY (file_id, ticker, day)
+) WITHOUT ROWID;
+"""
+
+RUNS_VERSION = "2"  # 1: one TEXT row per run with two secondary indexes; 2: ``files`` + ``runs`` keyed by file
+_EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +151,11 @@ class ManifestSnapshot:
     packs: dict[str, dict[dt.date, Pack]] = field(default_factory=dict)  # dataset → day → pack holding it
     day_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative file
     pack_files: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset → ISO day → relative pack
+    # The row index's file ids: dataset → day number (days since 1970) → id of the day file / of the pack serving it
+    day_file_ids: dict[str, dict[int, int]] = field(default_factory=dict)
+    pack_file_ids: dict[str, dict[int, int]] = field(default_factory=dict)
+    paths: dict[int, str] = field(default_factory=dict)  # file id → path relative to the lake root
+    day_numbers: dict[str, list[int]] = field(default_factory=dict)  # dataset → its day numbers, ascending
     _sorted_days: dict[str, list[dt.date]] = field(default_factory=dict, compare=False, repr=False)
 
     def days(self, name: str) -> list[dt.date]:
@@ -183,6 +202,10 @@ class Lake:
         self._cached_bytes = 0
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
+            if "dataset" in _columns(con, "runs"):
+                self._migrate_runs(con)
+            else:
+                con.executescript(_RUNS_DDL)
         if self.get_meta("runs_version") != RUNS_VERSION:
             self._backfill_runs()
 
@@ -202,6 +225,9 @@ class Lake:
         if con is None:
             con = sqlite3.connect(self.manifest_path, timeout=60.0, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA query_only=1")
+            # Index seeks read the manifest through the OS page cache: a write by another process then costs no
+            # re-read of a private cache (which SQLite drops whenever the file changes).
+            con.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
             self._local.con = con
         return con
 
@@ -224,29 +250,49 @@ class Lake:
                 return self._snapshot
             by_dataset: dict[str, dict[dt.date, Partition]] = {}
             day_files: dict[str, dict[str, str]] = {}
+            day_file_ids: dict[str, dict[int, int]] = {}
+            paths: dict[int, str] = {}
             with self._connect() as con:
+                # One read transaction, so the partitions, the packs and their file ids agree.
+                con.execute("BEGIN")
                 rows = con.execute(
-                    "SELECT dataset, day, files, rows, bytes, sha256, source, written_at FROM partitions"
+                    "SELECT p.dataset, p.day, p.files, p.rows, p.bytes, p.sha256, p.source, p.written_at, f.file_id "
+                    "FROM partitions p LEFT JOIN files f ON f.path = json_extract(p.files, '$[0]')"
                 ).fetchall()
-                pack_rows = con.execute("SELECT dataset, period, file, members FROM packs").fetchall()
-            for name, day, files, nrows, nbytes, sha, source, written in rows:
+                pack_rows = con.execute(
+                    "SELECT k.dataset, k.period, k.file, k.members, f.file_id FROM packs k "
+                    "LEFT JOIN files f ON f.path = k.file"
+                ).fetchall()
+                con.execute("COMMIT")
+            for name, day, files, nrows, nbytes, sha, source, written, file_id in rows:
                 d = dt.date.fromisoformat(day)
                 rel = json.loads(files)
                 day_files.setdefault(name, {})[day] = rel[0]
+                if file_id is not None:
+                    day_file_ids.setdefault(name, {})[d.toordinal() - _EPOCH] = file_id
+                    paths[file_id] = rel[0]
                 abs_files = tuple(str(self.root / f) for f in rel)
                 by_dataset.setdefault(name, {})[d] = Partition(name, d, abs_files, nrows, nbytes, sha, source, written)
             packs: dict[str, dict[dt.date, Pack]] = {}
             pack_files: dict[str, dict[str, str]] = {}
-            for name, period, file, members in pack_rows:
+            pack_file_ids: dict[str, dict[int, int]] = {}
+            for name, period, file, members, file_id in pack_rows:
                 wanted = {dt.date.fromisoformat(k): v for k, v in json.loads(members).items()}
                 parts = by_dataset.get(name, {})
                 # A pack serves each member day whose content is still the one it was built from.
                 served = tuple(sorted(d for d, sha in wanted.items() if d in parts and parts[d].sha256 == sha))
                 pack = Pack(name, period, file, served)
+                if file_id is not None:
+                    paths[file_id] = file
                 for d in served:
                     packs.setdefault(name, {})[d] = pack
                     pack_files.setdefault(name, {})[d.isoformat()] = file
-            self._snapshot = ManifestSnapshot(stamp, by_dataset, packs, day_files, pack_files)
+                    if file_id is not None:
+                        pack_file_ids.setdefault(name, {})[d.toordinal() - _EPOCH] = file_id
+            day_numbers = {name: sorted(d.toordinal() - _EPOCH for d in parts) for name, parts in by_dataset.items()}
+            self._snapshot = ManifestSnapshot(
+                stamp, by_dataset, packs, day_files, pack_files, day_file_ids, pack_file_ids, paths, day_numbers
+            )
             return self._snapshot
 
     def get_meta(self, key: str) -> str | None:
@@ -277,27 +323,40 @@ class Lake:
             return []
         if first is not None and first == last and len(wanted) > FILE_RUNS_MIN_TICKERS:
             return self._day_runs(snap, name, wanted, first, packed=packed)
-        lo = first.isoformat() if first else "0000-00-00"
-        hi = last.isoformat() if last else "9999-99-99"
-        marks = ",".join("?" * len(wanted))
+        lo = first.toordinal() - _EPOCH if first else -(10**9)
+        hi = last.toordinal() - _EPOCH if last else 10**9
+        numbers = snap.day_numbers.get(name, [])
+        span = numbers[bisect.bisect_left(numbers, lo) : bisect.bisect_right(numbers, hi)]
+        if not span:
+            return []
+        files = snap.day_file_ids.get(name, {})
+        packs = snap.pack_file_ids.get(name, {}) if packed else {}
+        serving = {n: packs.get(n) or files.get(n) for n in span}
+        ids = list(dict.fromkeys(f for f in serving.values() if f is not None))
+        # One seek of the run index per (file, ticker): cost follows the files spanned and the runs returned.
+        if len(wanted) == 1:
+            sql = "r.ticker = ?"
+            params: tuple = (json.dumps(ids), wanted[0], lo, hi)
+        else:
+            sql = "r.ticker IN (SELECT value FROM json_each(?))"
+            params = (json.dumps(ids), json.dumps(wanted), lo, hi)
         rows = (
             self._reader()
             .execute(
-                "SELECT ticker, day, file, first_row, rows, min_ts, max_ts, ordinal FROM runs "
-                f"WHERE dataset = ? AND ticker IN ({marks}) AND day >= ? AND day <= ? ORDER BY ticker, day",
-                [name, *wanted, lo, hi],
+                "SELECT r.ticker, r.day, r.file_id, r.first_row, r.rows, r.min_ts, r.max_ts, r.ordinal "
+                f"FROM json_each(?) AS f CROSS JOIN runs AS r WHERE r.file_id = f.value AND {sql} "
+                "AND r.day >= ? AND r.day <= ? ORDER BY r.ticker, r.day",
+                params,
             )
             .fetchall()
         )
-        files = snap.day_files.get(name, {})
-        packs = snap.pack_files.get(name, {}) if packed else {}
         root = str(self.root) + os.sep
+        paths = snap.paths
         out: list[RunRef] = []
-        for ticker, day, file, first_row, nrows, min_ts, max_ts, ordinal in rows:
-            if file != (packs.get(day) or files.get(day)):
-                continue
-            day_ = dt.date.fromisoformat(day)
-            out.append(RunRef(ticker, day_, root + file, first_row, nrows, min_ts, max_ts, ordinal))
+        for ticker, day, file_id, first_row, nrows, min_ts, max_ts, ordinal in rows:
+            if serving.get(day) != file_id:
+                continue  # a day of a pack that the pack no longer serves (or outside the range)
+            out.append(RunRef(ticker, _date(day), root + paths[file_id], first_row, nrows, min_ts, max_ts, ordinal))
         return out
 
     def _day_runs(
@@ -327,32 +386,35 @@ class Lake:
     ) -> tuple[str, DayIndex] | None:
         """(absolute path, run index) of the file holding ``name``'s ``day`` (its pack with ``packed``), or
         None when the day is not stored. The index is read once and kept in an LRU of at most
-        ``DAY_INDEX_BUDGET_BYTES`` (files are content-addressed, so a cached index is never stale)."""
-        key = day.isoformat()
-        file = (snap.pack_files.get(name, {}).get(key) if packed else None) or snap.day_files.get(name, {}).get(key)
-        if file is None:
+        ``DAY_INDEX_BUDGET_BYTES`` (file ids are never reused, so a cached index is never stale)."""
+        number = day.toordinal() - _EPOCH
+        file_id = (snap.pack_file_ids.get(name, {}).get(number) if packed else None) or snap.day_file_ids.get(
+            name, {}
+        ).get(number)
+        if file_id is None:
             return None
-        return str(self.root) + os.sep + file, self._day_index(file, key)
+        return str(self.root) + os.sep + snap.paths[file_id], self._day_index(file_id, number)
 
-    def _day_index(self, file: str, key: str) -> DayIndex:
+    def _day_index(self, file_id: int, number: int) -> DayIndex:
+        key = (file_id, number)
         with self._lock:
-            index = self._day_indexes.get((file, key))
+            index = self._day_indexes.get(key)
             if index is not None:
-                self._day_indexes.move_to_end((file, key))
+                self._day_indexes.move_to_end(key)
                 return index
         rows = (
             self._reader()
             .execute(
-                "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file = ? AND day = ?",
-                (file, key),
+                "SELECT ticker, first_row, rows, min_ts, max_ts, ordinal FROM runs WHERE file_id = ? AND day = ?",
+                key,
             )
             .fetchall()
         )
         index = DayIndex.from_rows(rows)
         with self._lock:
-            old = self._day_indexes.pop((file, key), None)
+            old = self._day_indexes.pop(key, None)
             self._cached_bytes += index.nbytes - (old.nbytes if old is not None else 0)
-            self._day_indexes[(file, key)] = index
+            self._day_indexes[key] = index
             while self._cached_bytes > DAY_INDEX_BUDGET_BYTES and len(self._day_indexes) > 1:
                 _, dropped = self._day_indexes.popitem(last=False)
                 self._cached_bytes -= dropped.nbytes
@@ -365,16 +427,13 @@ class Lake:
 
     def run_totals(self, snap: ManifestSnapshot, name: str, prefix: str = "") -> dict[str, int]:
         """Rows per ticker over every current day partition of ``name`` (tickers starting with ``prefix``)."""
-        current = set(snap.day_files.get(name, {}).values())
-        totals: dict[str, int] = {}
+        ids = sorted(set(snap.day_file_ids.get(name, {}).values()))
         rows = self._reader().execute(
-            "SELECT ticker, file, rows FROM runs WHERE dataset = ? AND ticker >= ? AND ticker < ?",
-            [name, prefix, prefix + "\U0010ffff"],
+            "SELECT r.ticker, sum(r.rows) FROM json_each(?) AS f CROSS JOIN runs AS r "
+            "WHERE r.file_id = f.value AND r.ticker >= ? AND r.ticker < ? GROUP BY r.ticker",
+            (json.dumps(ids), prefix, prefix + "\U0010ffff"),
         )
-        for ticker, file, nrows in rows:
-            if file in current:
-                totals[ticker] = totals.get(ticker, 0) + int(nrows)
-        return totals
+        return {ticker: int(total) for ticker, total in rows}
 
     # -- writes --------------------------------------------------------------------------------
     def partition_dir(self, name: str, day: dt.date) -> Path:
@@ -498,7 +557,7 @@ class Lake:
                         part.written_at,
                     ),
                 )
-                _record_runs(con, part.dataset, rel_files[0], runs)
+                _record_runs(con, part.dataset, part.day.isoformat(), rel_files[0], runs)
                 if old:
                     for f in json.loads(old[0]):
                         if f not in rel_files:
@@ -525,17 +584,26 @@ class Lake:
         return row is not None
 
     def _collect_garbage(self, before: float) -> None:
+        """Delete the files superseded before ``before`` that nothing points at any more, with their runs."""
         with self._connect() as con:
-            stale = con.execute("SELECT path FROM superseded WHERE at < ?", (before,)).fetchall()
-            live = {f for (files,) in con.execute("SELECT files FROM partitions").fetchall() for f in json.loads(files)}
-            live |= {f for (f,) in con.execute("SELECT file FROM packs").fetchall()}
-            for (path,) in stale:
-                if path not in live:
-                    for victim in (self.root / path, sidecar_path(self.root / path)):
-                        with contextlib.suppress(FileNotFoundError):
-                            victim.unlink()
-                    con.execute("DELETE FROM runs WHERE file = ?", (path,))
-                con.execute("DELETE FROM superseded WHERE path = ?", (path,))
+            if not con.execute("SELECT 1 FROM superseded WHERE at < ? LIMIT 1", (before,)).fetchone():
+                return
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                stale = con.execute("SELECT path FROM superseded WHERE at < ?", (before,)).fetchall()
+                live = {f for (fs,) in con.execute("SELECT files FROM partitions").fetchall() for f in json.loads(fs)}
+                live |= {f for (f,) in con.execute("SELECT file FROM packs").fetchall()}
+                for (path,) in stale:
+                    if path not in live:
+                        for victim in (self.root / path, sidecar_path(self.root / path)):
+                            with contextlib.suppress(FileNotFoundError):
+                                victim.unlink()
+                        _forget_file(con, path)
+                    con.execute("DELETE FROM superseded WHERE path = ?", (path,))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     # -- packs -----------------------------------------------------------------------------------
     def compact(self, name: str | None = None, *, ticks: bool | None = None) -> int:
@@ -576,7 +644,9 @@ class Lake:
             for p in parts:
                 rel = str(Path(p.files[0]).relative_to(self.root))
                 rows = con.execute(
-                    "SELECT ticker, first_row, rows FROM runs WHERE file = ? ORDER BY first_row", (rel,)
+                    "SELECT r.ticker, r.first_row, r.rows FROM files f JOIN runs r ON r.file_id = f.file_id "
+                    "WHERE f.path = ? ORDER BY r.first_row",
+                    (rel,),
                 ).fetchall()
                 layout.append((p, rows))
         per_ticker: dict[str, int] = {}
@@ -654,7 +724,7 @@ class Lake:
                         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     ),
                 )
-                _record_runs(con, ds.name, rel, runs)
+                _record_runs(con, ds.name, None, rel, runs)
                 if old and old[0] != rel:
                     con.execute("INSERT OR REPLACE INTO superseded VALUES (?, ?)", (old[0], now))
                 con.execute("COMMIT")
@@ -663,12 +733,43 @@ class Lake:
                 raise
 
     # -- upgrades --------------------------------------------------------------------------------
+    def _migrate_runs(self, con: sqlite3.Connection) -> None:
+        """Rewrite a version-1 row index (TEXT dataset, day and path in every run, two secondary indexes) as
+        ``files`` + ``runs`` keyed by file, in one transaction: a crash leaves the old index, and a concurrent
+        opener finds the work done. The freed pages are then returned to the file system (``VACUUM``)."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if "dataset" not in _columns(con, "runs"):  # another process upgraded it first
+                con.execute("COMMIT")
+                return
+            con.execute("ALTER TABLE runs RENAME TO runs_v1")
+            con.execute(_RUNS_DDL)
+            con.execute(
+                "INSERT OR IGNORE INTO files(dataset, day, path) "
+                "SELECT dataset, CASE WHEN min(day) = max(day) AND file NOT IN (SELECT file FROM packs) "
+                "THEN min(day) END, file FROM runs_v1 GROUP BY file ORDER BY min(day), file"
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO runs SELECT f.file_id, r.ticker, "
+                "CAST(round(julianday(r.day) - 2440587.5) AS INTEGER), r.first_row, r.rows, r.min_ts, r.max_ts, "
+                "r.ordinal FROM runs_v1 r JOIN files f ON f.path = r.file ORDER BY 1, 2, 3"
+            )
+            con.execute("DROP TABLE runs_v1")  # and its indexes
+            con.execute("UPDATE meta SET value = ? WHERE key = 'runs_version' AND value = '1'", (RUNS_VERSION,))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: the space is reused by later writes instead
+            con.execute("VACUUM")
+
     def _backfill_runs(self) -> None:
         """Index the day files of a lake written before the row index existed (once)."""
         with self._connect() as con:
             rows = con.execute(
                 "SELECT p.dataset, p.day, p.files FROM partitions p WHERE NOT EXISTS "
-                "(SELECT 1 FROM runs r WHERE r.dataset = p.dataset AND r.day = p.day)"
+                "(SELECT 1 FROM files f JOIN runs r ON r.file_id = f.file_id "
+                "WHERE f.path = json_extract(p.files, '$[0]'))"
             ).fetchall()
         for name, day, files in rows:
             ds = ALL.get(name)
@@ -680,7 +781,7 @@ class Lake:
             runs = table_runs(table, dt.date.fromisoformat(day), ds.time_column)
             with self._connect() as con:
                 con.execute("BEGIN IMMEDIATE")
-                _record_runs(con, name, rel, runs)
+                _record_runs(con, name, day, rel, runs)
                 con.execute("COMMIT")
         self.set_meta("runs_version", RUNS_VERSION)
 
@@ -690,12 +791,35 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".parquet") + ".last.parquet")
 
 
-def _record_runs(con: sqlite3.Connection, name: str, rel: str, runs: list[Run]) -> None:
-    con.execute("DELETE FROM runs WHERE file = ?", (rel,))
-    con.executemany(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(name, r.ticker, r.day.isoformat(), rel, r.first_row, r.rows, r.min_ts, r.max_ts, r.ordinal) for r in runs],
-    )
+def _columns(con: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in con.execute(f"PRAGMA table_info({table})")]
+
+
+def _record_runs(con: sqlite3.Connection, name: str, day: str | None, rel: str, runs: list[Run]) -> None:
+    """Record the runs of file ``rel`` (a day file of ``day``, or a pack) inside the caller's transaction. A new
+    file gets the next id, so its runs (already in key order: the file is sorted by ticker) go at the end of the
+    index; the same file written again keeps its id."""
+    con.execute("INSERT INTO files(dataset, day, path) VALUES (?, ?, ?) ON CONFLICT(path) DO NOTHING", (name, day, rel))
+    (file_id,) = con.execute("SELECT file_id FROM files WHERE path = ?", (rel,)).fetchone()
+    con.execute("DELETE FROM runs WHERE file_id = ?", (file_id,))
+    rows = [
+        (file_id, r.ticker, r.day.toordinal() - _EPOCH, r.first_row, r.rows, r.min_ts, r.max_ts, r.ordinal)
+        for r in runs
+    ]
+    con.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _forget_file(con: sqlite3.Connection, rel: str) -> None:
+    """Drop a deleted file's runs and its entry in ``files`` (inside the caller's transaction)."""
+    row = con.execute("SELECT file_id FROM files WHERE path = ?", (rel,)).fetchone()
+    if row is not None:
+        con.execute("DELETE FROM runs WHERE file_id = ?", row)
+        con.execute("DELETE FROM files WHERE file_id = ?", row)
+
+
+@functools.lru_cache(maxsize=8192)
+def _date(number: int) -> dt.date:
+    return dt.date.fromordinal(number + _EPOCH)
 
 
 def _period(day: dt.date, unit: str) -> str:
