@@ -44,7 +44,6 @@ SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
 DAY_INDEX_BUDGET_BYTES = 256 << 20  # cached day indexes (about 1.7 MB for a busy options day)
-READER_MMAP_BYTES = 1 << 30  # the manifest is mapped, not read, by the look-up connections (address space only)
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -224,10 +223,7 @@ class Lake:
         con = getattr(self._local, "con", None)
         if con is None:
             con = sqlite3.connect(self.manifest_path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA query_only=1")
-            # Index seeks read the manifest through the OS page cache: a write by another process then costs no
-            # re-read of a private cache (which SQLite drops whenever the file changes).
-            con.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
+            con.execute("PRAGMA query_only=1")  # its page cache is SQLite's default (bounded, not mapped)
             self._local.con = con
         return con
 

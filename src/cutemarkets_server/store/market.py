@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ from .rowreader import RowReader, ranges_to_rows
 from .schemas import dataset
 
 LOOKBACK_PARTITIONS = 10
+WALK_WINDOW_DAYS = 8  # a tick page asks the index for its ticker's runs this many days at a time, then doubling
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +159,9 @@ class MarketStore:
         skip = after.skip if after else 0
         need = limit + skip
         first, last = self._day_bounds(lo, hi)
-        runs = self.lake.runs(self.snapshot(), name, [ticker], first, last, packed=True)
-        if descending:
-            runs.reverse()
         spans: list[_Span] = []
         got = 0
-        for run in runs:
+        for run in self._walk_runs(self.snapshot(), name, ticker, first, last, descending=descending):
             if got >= need:
                 break
             for span in self._trim(name, [run], lo, hi):
@@ -181,6 +179,34 @@ class MarketStore:
         if descending:
             table = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1)))
         return table.slice(skip, limit)
+
+    def _walk_runs(
+        self,
+        snap: ManifestSnapshot,
+        name: str,
+        ticker: str,
+        first: dt.date | None,
+        last: dt.date | None,
+        *,
+        descending: bool,
+    ) -> Iterator[RunRef]:
+        """``ticker``'s runs on days in [first, last] from the requested end, asked of the index a window of
+        days at a time (doubling from ``WALK_WINDOW_DAYS``), so a page that fills early never looks up the
+        rest of the history."""
+        days = snap.days(name)
+        lo = 0 if first is None else bisect.bisect_left(days, first)
+        hi = len(days) if last is None else bisect.bisect_right(days, last)
+        window = WALK_WINDOW_DAYS
+        while lo < hi:
+            if descending:
+                start, stop = max(lo, hi - window), hi
+                hi = start
+            else:
+                start, stop = lo, min(hi, lo + window)
+                lo = stop
+            runs = self.lake.runs(snap, name, [ticker], days[start], days[stop - 1], packed=True)
+            yield from (reversed(runs) if descending else runs)
+            window *= 2
 
     def last_tick(self, name: str, ticker: str, before_ns: int) -> dict | None:
         """The newest row of ``ticker`` strictly before ``before_ns`` (searching back day by day)."""
