@@ -138,14 +138,8 @@ def sorted_page(
         keys = [(sort, order)] if sort == "ticker" else [(sort, order), ("ticker", order)]
         table = table.sort_by(keys)
     if after is not None and presorted and table[sort].null_count == 0:
-        start = _start_after(table, sort, descending, after)
-        page = table.slice(start, limit)
-        if table.num_rows - start <= limit:
-            return page, None
-        last = page.slice(limit - 1, 1).to_pylist()[0]
-        v = last[sort]
-        return page, [v.isoformat() if isinstance(v, dt.date) else v, last["ticker"]]
-    if after is not None:
+        table = table.slice(_start_after(table, sort, descending, after))  # zero-copy
+    elif after is not None:
         value, ticker = after
         col = table[sort]
         if sort == "expiration_date":
