@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from . import __version__
-from .api import handlers
+from .api import handlers, rowjson
 from .api.account import router as account_router
 from .api.auth import Authenticator
 from .api.backtests import router as backtests_router
@@ -83,6 +83,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(rowjson.warm_up)  # the answers' JSON writer, compiled or loaded from numba's cache
         await asyncio.to_thread(ctx.services.warm, rt.clock.now_ns(), settings.default_risk_free_rate)
         if relay is not None:
             relay.start()

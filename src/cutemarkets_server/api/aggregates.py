@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import pyarrow as pa
 from fastapi import Request
 
 from ..market.bars import TIMESPANS, Bars
@@ -48,7 +49,7 @@ def aggs_range(
     timespans: tuple[str, ...] = V1_TIMESPANS,
     default_limit: int = 5000,
     max_limit: int = 10000,
-    annotate: Callable[[Bars, str, int], list[str | None] | None] | None = None,
+    annotate: Callable[[Bars, str, int], pa.Array | None] | None = None,
 ) -> JSONBytes:
     pager = Pager(request, ctx, who, route)
     state = pager.load(page)

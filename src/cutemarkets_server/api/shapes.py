@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..market.bars import Bars
+from .rowjson import rows_bytes
 
 
 def num(x: Any) -> Any:
@@ -130,90 +130,13 @@ def _rows(keys: list[str], cols: list[list[Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in zip(keys, vals, strict=True) if v is not None} for vals in zip(*cols, strict=True)]
 
 
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
-
-
-Piece = pa.Array | pa.ChunkedArray | str
-
-
-def _value_text(values: pa.ChunkedArray, kind: str) -> tuple[str, pa.ChunkedArray, str] | None:
-    """A column as JSON value text (null where the value is left out) with the literal text around it; None when
-    it cannot be written without Python (the caller falls back to row-by-row shaping)."""
-    t = values.type
-    if kind in ("int", "opt_int"):
-        return ("", pc.cast(values, pa.string()), "") if pa.types.is_integer(t) else None
-    if kind == "num":
-        if pa.types.is_integer(t):
-            return "", pc.cast(values, pa.string()), ""
-        if not pa.types.is_floating(t):
-            return None
-        # Arrow writes the shortest round-trip form, integral values without a fraction (like ``num``).
-        text = pc.cast(values, pa.string())
-        if pc.any(pc.is_nan(values)).as_py():
-            text = pc.if_else(pc.is_nan(values), pa.scalar(None, pa.string()), text)
-        return "", text, ""
-    if kind in ("list", "list_or_absent"):
-        if not (pa.types.is_list(t) and pa.types.is_integer(t.value_type)):
-            return None
-        inner = pc.binary_join(pc.cast(values, pa.list_(pa.string())), ",")
-        if kind == "list":
-            inner = pc.coalesce(inner, "")
-        else:
-            inner = pc.if_else(pc.equal(pc.list_value_length(values), 0), pa.scalar(None, pa.string()), inner)
-        return "[", inner, "]"
-    if kind in ("str", "opt_str"):
-        if not pa.types.is_string(t) or pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
-            return None
-        return '"', (pc.coalesce(values, "") if kind == "str" else values), '"'
-    if kind == "decimal":
-        return ('"', pc.cast(values, pa.string()), '.0"') if pa.types.is_integer(t) else None
-    raise ValueError(kind)
-
-
-def _pieces(spec: Spec, table: pa.Table) -> tuple[list[Piece], bool] | None:
-    """``"key":value,`` for every field, as pieces to concatenate: literals, value columns without nulls, and
-    joined columns that are null where the field is left out. Also whether some field is present in every row."""
-    pieces: list[Piece] = []
-    always = False
-    for key, col, kind in spec:
-        prefix = orjson.dumps(key).decode() + ":"
-        if kind == "empty":
-            pieces.append(prefix + '"",')
-            always = True
-            continue
-        found = _value_text(table[col], kind)
-        if found is None:
-            return None
-        before, text, after = found
-        if text.null_count == 0:
-            pieces += [prefix + before, text, after + ","]
-            always = True
-        else:
-            pieces.append(pc.binary_join_element_wise(prefix + before, text, after + ",", ""))
-    return pieces, always
-
-
 def rows_json(spec: Spec, table: pa.Table) -> orjson.Fragment:
-    """The JSON array ``shape_rows`` would give, written by Arrow a column at a time (no Python row objects)."""
-    if table.num_rows == 0:
-        return orjson.Fragment(b"[]")
-    found = _pieces(spec, table)
-    if found is None or not found[1]:
+    """The JSON array ``shape_rows`` would give, written by one compiled pass over the columns
+    (:mod:`.rowjson`); row by row when a column is of a kind that pass does not write."""
+    written = rows_bytes(spec, {col: table[col] for _, col, kind in spec if kind != "empty"}, table.num_rows)
+    if written is None:
         return orjson.Fragment(orjson.dumps(shape_rows(spec, table)))
-    # "{" + every present field's "key":value, — then the last comma becomes the closing brace. Adjacent
-    # literals are merged first: the join costs about the same per input whether it is a literal or a column.
-    merged: list[Piece] = ["{"]
-    for piece in found[0]:
-        if isinstance(piece, str) and isinstance(merged[-1], str):
-            merged[-1] += piece
-        else:
-            merged.append(piece)
-    body = pc.binary_join_element_wise(*merged, "", null_handling="skip")
-    objects = pc.utf8_replace_slice(body, start=-1, stop=2**31 - 1, replacement="}")
-    if isinstance(objects, pa.ChunkedArray):
-        objects = objects.combine_chunks()
-    whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(objects)], pa.int32()), objects), ",")
-    return orjson.Fragment(b"[" + whole[0].as_buffer().to_pybytes() + b"]")
+    return orjson.Fragment(written)
 
 
 def shape_row(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
@@ -285,11 +208,12 @@ def bar_rows(
     *,
     ticker: str | None = None,
     stamp_ms: list[int] | None = None,
-    session: list[str | None] | None = None,
+    session: pa.Array | None = None,
     descending: bool = False,
 ) -> orjson.Fragment:
     """Aggregate rows ``{o,h,l,c,v,vw,t,n}`` (``t`` in ms; ``T`` when a ticker is given; ``session`` where a
-    label is given), oldest first or newest first, written by Arrow."""
+    label is given: a string or dictionary array, null where the bar has none), oldest first or newest
+    first."""
     n = len(bars)
     if n == 0:
         return orjson.Fragment(b"[]")
@@ -304,17 +228,23 @@ def bar_rows(
         "v": np.round(bars.volume, 4),
         "vw": np.round(bars.vwap, 4),
     }
-    spec = BAR
+    spec: Spec = BAR
+    raw: dict[str, bytes] = {}
     if ticker is not None:
-        cols = {"T": pa.array([ticker] * n, pa.string()), **cols}
-        spec = (("T", "T", "str"), *spec)
+        raw["T"] = orjson.dumps(ticker)
+        spec = (("T", "T", "raw"), *spec)
     if session is not None:
-        cols["session"] = pa.array(session, pa.string())
+        cols["session"] = session[::-1] if descending else session
         spec = (*spec, ("session", "session", "opt_str"))
-    table = pa.table(cols)
     if descending:
-        table = table.take(pa.array(np.arange(n - 1, -1, -1)))
-    return rows_json(spec, table)
+        cols = {k: v[::-1] if isinstance(v, np.ndarray) else v for k, v in cols.items()}
+    written = rows_bytes(spec, cols, n, raw=raw)
+    if written is not None:
+        return orjson.Fragment(written)
+    if ticker is not None:
+        cols["T"] = pa.array([ticker] * n, pa.string())
+        spec = (("T", "T", "str"), *BAR, *spec[len(BAR) + 1 :])
+    return orjson.Fragment(orjson.dumps(shape_rows(spec, pa.table(cols))))
 
 
 def contract_row(c: dict[str, Any]) -> dict[str, Any]:

@@ -113,15 +113,15 @@ class BarService:
         stored = _from_table(self.store.bars(_ds(asset, f"{base}_aggs"), ticker, lo, hi_eff))
         width = NS_PER_MIN if base == "minute" else None
         if len(stored):
-            ends = (
-                stored.window_start + width
-                if width
-                else np.array(
-                    [et_midnight_ns(et_date(int(s)) + dt.timedelta(days=1)) for s in stored.window_start],
-                    dtype=np.int64,
-                )
-            )
-            complete = ends <= horizon_ns + 1
+            if width:
+                complete = stored.window_start + width <= horizon_ns + 1
+            else:
+                # A day bar that starts before the horizon's ET day has ended by its midnight; only the bars of
+                # that day and later need their own end (the next ET midnight, whatever its UTC offset).
+                complete = stored.window_start < et_midnight_ns(et_date(horizon_ns))
+                for i in np.flatnonzero(~complete).tolist():
+                    end = et_midnight_ns(et_date(int(stored.window_start[i])) + dt.timedelta(days=1))
+                    complete[i] = end <= horizon_ns + 1
             if not complete.all():
                 partial_start = int(stored.window_start[~complete][0])
                 stored = _select(stored, complete)

@@ -454,15 +454,21 @@ def _et_day_of_hour(hour: int) -> dt.date:
     return et_date(hour * 3_600_000_000_000)
 
 
-def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: int) -> list[str | None]:
-    """The session label (``premarket``/``regular``/``after_hours``) of each window [start, start + width)
-    that lies inside one session; None for windows that straddle a session boundary or lie outside one."""
+SESSION_LABELS = (None, "premarket", "regular", "after_hours")
+
+
+def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: int) -> np.ndarray:
+    """The session of each window [start, start + width) that lies inside one, as an index into
+    ``SESSION_LABELS`` (``premarket``/``regular``/``after_hours``); 0 for windows that straddle a session
+    boundary or lie outside one."""
     starts = np.asarray(starts_ns, dtype=np.int64)
     if len(starts) == 0:
-        return []
+        return np.zeros(0, dtype=np.int8)
     ends = starts + width_ns - 1
     hour = 3_600_000_000_000
-    day_of_hour = {h: _et_day_of_hour(h) for h in np.unique(np.concatenate([starts // hour, ends // hour])).tolist()}
+    hour_of = np.concatenate([starts // hour, ends // hour])
+    hour_of = hour_of[np.r_[True, hour_of[1:] != hour_of[:-1]]]  # windows come in time order: few distinct runs
+    day_of_hour = {h: _et_day_of_hour(h) for h in np.unique(hour_of).tolist()}
     bounds: dict[dt.date, tuple[int, int, int, int] | None] = {}
     for d in set(day_of_hour.values()):
         if calendar.is_session(d):
@@ -473,7 +479,6 @@ def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: i
 
     hours = np.array(sorted(day_of_hour), dtype=np.int64)
     table = np.array([bounds[day_of_hour[h]] or (0, 0, 0, 0) for h in hours.tolist()], dtype=np.int64).reshape(-1, 4)
-    names = np.array([None, "premarket", "regular", "after_hours"], dtype=object)
 
     def labels(ns: np.ndarray) -> np.ndarray:
         """0 outside a session, 1 premarket, 2 regular, 3 after hours."""
@@ -485,4 +490,4 @@ def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: i
         return out
 
     first = labels(starts)
-    return names[np.where(first == labels(ends), first, 0)].tolist()
+    return np.where(first == labels(ends), first, 0).astype(np.int8)

@@ -72,6 +72,9 @@ class MarketStore:
         spans = [sp for sp in spans if sp.stop > sp.start]
         if not spans:
             return schema.empty_table()
+        if len({sp.file for sp in spans}) == len(spans):  # a file each (a ticker's days): read in the order given
+            tables = [_conformed(self.reader.ranges(sp.file, [sp.start], [sp.stop], columns), schema) for sp in spans]
+            return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         by_file: dict[str, list[int]] = defaultdict(list)
         for i, sp in enumerate(spans):
             by_file[sp.file].append(i)

@@ -154,6 +154,12 @@ class RowReader:
         """Rows ``starts[i]`` to ``stops[i]`` (exclusive) of a file for each i, concatenated in that
         order; each row group they touch is decoded once (or served from the cache)."""
         entry = self._open(path)
+        if len(starts) == 1 and stops[0] > starts[0]:  # one run of one ticker: the common case, kept short
+            a, b = int(starts[0]), int(stops[0])
+            g0 = int(np.searchsorted(entry.starts, a, side="right")) - 1
+            g1 = int(np.searchsorted(entry.starts, b - 1, side="right")) - 1
+            table = self._read_groups(path, entry, list(range(g0, g1 + 1)), columns)
+            return table.slice(a - int(entry.starts[g0]), b - a)
         starts = np.asarray(starts, dtype=np.int64)
         stops = np.asarray(stops, dtype=np.int64)
         keep = stops > starts

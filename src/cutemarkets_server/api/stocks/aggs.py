@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pyarrow as pa
 from fastapi import Depends, Request
 
 from ...market.bars import INTRADAY, Bars
 from ...market.calendar import MarketCalendar
-from ...services.stocks import StockMarket, window_sessions
+from ...services.stocks import SESSION_LABELS, StockMarket, window_sessions
 from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
@@ -21,15 +22,17 @@ from ..shapes import grouped_daily_row
 from .common import known_stock, stock_ticker
 
 router = Router(tags=["stocks"])
+_SESSION_NAMES = pa.array(["", *SESSION_LABELS[1:]], pa.string())  # code 0 (no session) is a null
 
 
-def session_labeller(calendar: MarketCalendar) -> Callable[[Bars, str, int], list[str | None] | None]:
+def session_labeller(calendar: MarketCalendar) -> Callable[[Bars, str, int], pa.Array | None]:
     """The ``session`` (premarket/regular/after_hours) of minute and hour bars that lie inside one session."""
 
-    def labels(bars: Bars, timespan: str, multiplier: int) -> list[str | None] | None:
+    def labels(bars: Bars, timespan: str, multiplier: int) -> pa.Array | None:
         if timespan not in ("minute", "hour") or len(bars) == 0:
             return None
-        return list(window_sessions(calendar, bars.window_start, INTRADAY[timespan] * multiplier))
+        codes = window_sessions(calendar, bars.window_start, INTRADAY[timespan] * multiplier)
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes == 0), _SESSION_NAMES)
 
     return labels
 
