@@ -9,7 +9,7 @@ from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..openapi import params as qp
 from ..openapi.schemas import ok_body
-from ..routing import Router
+from ..routing import Router, on_loop
 from ..shapes import last_trade_compact, option_quote_row, option_quote_rows, option_trade_rows
 from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
 from .common import known_contract, option_ticker
@@ -23,6 +23,7 @@ router = Router(tags=["options"])
     response_class=JSONBytes,
     responses=ok_body("OptionTrades"),
 )
+@on_loop
 def trades(
     request: Request,
     options_ticker: str = qp.option_ticker(),
@@ -52,6 +53,7 @@ def trades(
     response_class=JSONBytes,
     responses=ok_body("LastTradeResult"),
 )
+@on_loop
 def last_trade(
     request: Request,
     options_ticker: str = qp.option_ticker(),
@@ -71,6 +73,7 @@ def last_trade(
     response_class=JSONBytes,
     responses=ok_body("OptionQuotes"),
 )
+@on_loop
 def quotes(
     request: Request,
     options_ticker: str = qp.option_ticker(),
@@ -102,6 +105,7 @@ def quotes(
     response_class=JSONBytes,
     responses=ok_body("OptionLastQuoteResult"),
 )
+@on_loop
 def last_quote(
     request: Request,
     options_ticker: str = qp.option_ticker(),

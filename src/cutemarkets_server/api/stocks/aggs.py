@@ -10,14 +10,14 @@ from fastapi import Depends, Request
 from ...market.bars import INTRADAY, Bars
 from ...market.calendar import MarketCalendar
 from ...services.stocks import SESSION_LABELS, StockMarket, window_sessions
-from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
+from ..aggregates import V1_TIMESPANS, aggs_range, builds_from_trades, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, ok
 from ..openapi import params as q
 from ..openapi.schemas import ok_body
 from ..params import parse_bool, parse_date
-from ..routing import Router
+from ..routing import Router, on_loop
 from ..shapes import grouped_daily_row
 from .common import known_stock, stock_ticker
 
@@ -91,6 +91,7 @@ def prev(
     response_class=JSONBytes,
     responses=ok_body("Aggregates"),
 )
+@on_loop(unless=builds_from_trades)
 def aggs(
     request: Request,
     stocksTicker: str = q.stock_ticker(),

@@ -9,7 +9,7 @@ from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, results
 from ..openapi import params as qp
 from ..openapi.schemas import ok_body
-from ..routing import Router
+from ..routing import Router, on_loop
 from ..shapes import last_trade_compact, stock_last_quote_compact, stock_quote_rows, stock_trade_rows
 from ..ticklists import TickQuery, horizon, last_tick, list_ticks, tick_query
 from .common import known_stock, stock_ticker
@@ -23,6 +23,7 @@ router = Router(tags=["stocks"])
     response_class=JSONBytes,
     responses=ok_body("StockTrades"),
 )
+@on_loop
 def trades(
     request: Request,
     stocksTicker: str = qp.stock_ticker(),
@@ -52,6 +53,7 @@ def trades(
     response_class=JSONBytes,
     responses=ok_body("LastTradeResult"),
 )
+@on_loop
 def last_trade(
     request: Request,
     stocksTicker: str = qp.stock_ticker(),
@@ -71,6 +73,7 @@ def last_trade(
     response_class=JSONBytes,
     responses=ok_body("StockQuotes"),
 )
+@on_loop
 def quotes(
     request: Request,
     stocksTicker: str = qp.stock_ticker(),
@@ -102,6 +105,7 @@ def quotes(
     response_class=JSONBytes,
     responses=ok_body("StockLastQuoteResult"),
 )
+@on_loop
 def last_quote(
     request: Request,
     stocksTicker: str = qp.stock_ticker(),
