@@ -102,12 +102,30 @@ def _put_fixed(out: np.ndarray, pos: int, r: np.uint64, k: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _put_micros(out: np.ndarray, pos: int, r: np.uint64) -> int:
+    """``r·10^-6`` (not a whole number): the whole part, the point, six digits, then trailing zeros dropped."""
+    million = np.uint64(1_000_000)
+    whole = r // million
+    frac = np.int64(r - whole * million)
+    pos = _put_uint(out, pos, whole)
+    out[pos] = 46  # .
+    for i in range(3):
+        pair = frac // 10_000 if i == 0 else (frac // 100) % 100 if i == 1 else frac % 100
+        out[pos + 1 + 2 * i] = _DIGIT_PAIRS[2 * pair]
+        out[pos + 2 + 2 * i] = _DIGIT_PAIRS[2 * pair + 1]
+    end = pos + 7
+    while out[end - 1] == 48:
+        end -= 1
+    return end
+
+
+@njit(cache=True, inline="always")
 def _put_float(out: np.ndarray, pos: int, v: float, pow10: np.ndarray) -> int:
     """Writes a finite ``v``; returns -1 when no plain decimal form of at most 17 decimals reads back as it.
 
     A decimal r·10^-k reads back as exactly v when r / 10^k == v (r and 10^k are exact doubles and IEEE
     division rounds correctly, as parsing does). Six decimals are tried first: they hold every price,
-    volume and VWAP the feeds and bars carry, and when they fail no shorter form can succeed.
+    volume and VWAP the feeds and bars carry; otherwise the shortest k that works is searched for.
     """
     if v < 0.0:
         out[pos] = 45
@@ -118,13 +136,11 @@ def _put_float(out: np.ndarray, pos: int, v: float, pow10: np.ndarray) -> int:
     if v == np.floor(v):
         return _put_uint(out, pos, np.uint64(v))
     m = v * 1e6
-    first = 1
     if m < 9007199254740992.0:
         r = np.floor(m + 0.5)
         if r / 1e6 == v:
-            return _put_fixed(out, pos, np.uint64(r), 6)
-        first = 7
-    for k in range(first, 18):
+            return _put_micros(out, pos, np.uint64(r))
+    for k in range(1, 18):
         m = v * pow10[k]
         if m >= 9007199254740992.0:
             return -1
