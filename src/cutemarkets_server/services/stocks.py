@@ -15,7 +15,6 @@ A snapshot describes one instant (the caller's horizon) and uses only rows befor
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -447,13 +446,6 @@ def _utc_text(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns // 1_000_000_000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@functools.lru_cache(maxsize=65_536)
-def _et_day_of_hour(hour: int) -> dt.date:
-    """The Eastern Time date of the UTC hour ``hour`` (hours since the epoch); cached, since bar windows
-    revisit the same hours request after request."""
-    return et_date(hour * 3_600_000_000_000)
-
-
 SESSION_LABELS = (None, "premarket", "regular", "after_hours")
 
 
@@ -465,29 +457,20 @@ def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: i
     if len(starts) == 0:
         return np.zeros(0, dtype=np.int8)
     ends = starts + width_ns - 1
-    hour = 3_600_000_000_000
-    hour_of = np.concatenate([starts // hour, ends // hour])
-    hour_of = hour_of[np.r_[True, hour_of[1:] != hour_of[:-1]]]  # windows come in time order: few distinct runs
-    day_of_hour = {h: _et_day_of_hour(h) for h in np.unique(hour_of).tolist()}
-    bounds: dict[dt.date, tuple[int, int, int, int] | None] = {}
-    for d in set(day_of_hour.values()):
+    # The sessions' bounds in time order: premarket open, open, close, after-hours close, then the next
+    # session's. The number of bounds at or before an instant, modulo 4, is its label's index.
+    first, last = et_date(int(starts.min())), et_date(int(ends.max()))
+    bounds: list[int] = []
+    for k in range((last - first).days + 1):
+        d = first + dt.timedelta(days=k)
         if calendar.is_session(d):
             h = calendar.hours(d)
-            bounds[d] = (h.premarket_open_ns, h.open_ns, h.close_ns, h.after_hours_close_ns)
-        else:
-            bounds[d] = None
-
-    hours = np.array(sorted(day_of_hour), dtype=np.int64)
-    table = np.array([bounds[day_of_hour[h]] or (0, 0, 0, 0) for h in hours.tolist()], dtype=np.int64).reshape(-1, 4)
+            bounds += (h.premarket_open_ns, h.open_ns, h.close_ns, h.after_hours_close_ns)
+    flat = np.array(bounds, dtype=np.int64)
 
     def labels(ns: np.ndarray) -> np.ndarray:
         """0 outside a session, 1 premarket, 2 regular, 3 after hours."""
-        b = table[np.searchsorted(hours, ns // hour)]
-        out = np.zeros(len(ns), dtype=np.int8)
-        out[(b[:, 0] <= ns) & (ns < b[:, 1])] = 1
-        out[(b[:, 1] <= ns) & (ns < b[:, 2])] = 2
-        out[(b[:, 2] <= ns) & (ns < b[:, 3])] = 3
-        return out
+        return (np.searchsorted(flat, ns, side="right") % 4).astype(np.int8)
 
-    first = labels(starts)
-    return np.where(first == labels(ends), first, 0).astype(np.int8)
+    first_label = labels(starts)
+    return np.where(first_label == labels(ends), first_label, 0).astype(np.int8)
