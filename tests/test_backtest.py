@@ -11,18 +11,23 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cutemarkets_server.backtest.config import Execution, RunSpec
 from cutemarkets_server.backtest.context import Context
+from cutemarkets_server.backtest.data.base import Bar, ChainRow
 from cutemarkets_server.backtest.data.http import HttpSource
 from cutemarkets_server.backtest.data.lake import LakeSource
 from cutemarkets_server.backtest.engine import NoDataError
 from cutemarkets_server.backtest.run import run_backtest
+from cutemarkets_server.backtest.selection import Criteria, select
 from cutemarkets_server.backtest.strategies import Strategy
 from cutemarkets_server.market.calendar import xnys
 from cutemarkets_server.market.timestamps import et_date
@@ -158,9 +163,7 @@ def test_same_inputs_same_bytes_and_the_manifest_records_the_run(
     assert all(p["day"] <= "2025-11-24" for p in parts)
 
 
-def test_the_lake_and_our_server_give_identical_results(
-    orb_run: Path, server: RunningServer, tmp_path: Path
-) -> None:
+def test_the_lake_and_our_server_give_identical_results(orb_run: Path, server: RunningServer, tmp_path: Path) -> None:
     source = HttpSource(server.base_url, server.key("expert"))
     try:
         run_backtest(RunSpec("orb", "SPY", D1, D3), source, tmp_path, created_at=FIXED_CREATED)
@@ -219,9 +222,7 @@ def test_mid_fraction_policy_prices_inside_the_spread(lake: LakeSource) -> None:
         assert f.fill_policy == "mid_fraction@1(fraction=0.25)"
 
 
-def test_expiring_positions_settle_at_the_unadjusted_close(
-    lake: LakeSource, server: RunningServer, http
-) -> None:
+def test_expiring_positions_settle_at_the_unadjusted_close(lake: LakeSource, server: RunningServer, http) -> None:
     params = {"dte_max": 0, "exit_time": "16:00", "profit_target_pct": 100.0, "stop_loss_pct": 50.0}
     out = run_backtest(RunSpec("orb", "SPY", D1, D3, params=params), lake, None)
     settles = [f for f in out.result.fills if f.side == "settle"]
@@ -520,3 +521,93 @@ def test_the_cached_calendar_is_the_exchange_calendar(tmp_path: Path, monkeypatc
         assert json.loads(files_written[0].read_text())["days"]
     finally:
         bt_calendar.calendar.cache_clear()
+
+
+class _ListedChain:
+    """A source whose chain is a fixed list, cut to the expirations and type asked for."""
+
+    def __init__(self, listed: list[ChainRow]) -> None:
+        self.listed = listed
+        self.asked: list[tuple[dt.date, dt.date]] = []
+
+    def chain(self, underlying: str, at_ns: int, lo: dt.date, hi: dt.date, contract_type: str | None) -> list[ChainRow]:
+        self.asked.append((lo, hi))
+        return [r for r in self.listed if lo <= r.expiration <= hi and contract_type in (None, r.contract_type)]
+
+
+_SESSION = dt.date(2025, 11, 20)
+
+
+@st.composite
+def _chains(draw: st.DrawFn) -> list[ChainRow]:
+    out = []
+    for i in range(draw(st.integers(0, 24))):
+        quoted = draw(st.booleans())
+        out.append(
+            ChainRow(
+                ticker=f"O:SPY{i:03d}",
+                underlying="SPY",
+                contract_type=draw(st.sampled_from(["call", "put"])),
+                strike=float(draw(st.integers(590, 610))),
+                expiration=_SESSION + dt.timedelta(days=draw(st.integers(0, 6))),
+                shares_per_contract=100,
+                bid=1.0 if quoted else None,
+                ask=draw(st.sampled_from([1.05, 1.5])) if quoted else None,
+                quote_ts_ns=1 if quoted else None,
+                iv=0.2,
+                delta=draw(st.sampled_from([None, 0.3, 0.5, -0.3, -0.5])),
+                gamma=None,
+                theta=None,
+                vega=None,
+                open_interest=draw(st.integers(0, 300)),
+                volume=float(draw(st.integers(0, 50))),
+                underlying_price=600.0,
+            )
+        )
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _chains(),
+    st.sampled_from(["call", "put"]),
+    st.integers(0, 6),
+    st.integers(0, 6),
+    st.one_of(st.none(), st.integers(0, 8)),
+    st.sampled_from([None, 0.4, -0.4]),
+    st.integers(0, 200),
+    st.sampled_from([0.0, 0.1]),
+)
+def test_asking_the_nearest_expirations_first_selects_what_the_whole_window_would(
+    listed: list[ChainRow],
+    kind: str,
+    dte_a: int,
+    dte_b: int,
+    target: int | None,
+    delta: float | None,
+    min_oi: int,
+    max_spread: float,
+) -> None:
+    criteria = Criteria(
+        contract_type=kind,
+        dte_min=min(dte_a, dte_b),
+        dte_max=max(dte_a, dte_b),
+        target_dte=target,
+        delta=delta,
+        min_open_interest=min_oi,
+        max_spread=max_spread,
+    )
+    source = _ListedChain(listed)
+    ctx = Context(SimpleNamespace(source=source, underlying="SPY", chain_queries=0))  # type: ignore[arg-type]
+    ctx.session, ctx.now_ns = _SESSION, 1
+    ctx.signal_bar = Bar(0, 1, 600.0, 600.0, 600.0, 600.0, 0.0)
+    got = ctx.select(criteria)
+    lo = _SESSION + dt.timedelta(days=criteria.dte_min)
+    hi = _SESSION + dt.timedelta(days=criteria.dte_max)
+    window = [r for r in listed if lo <= r.expiration <= hi and r.contract_type == kind]
+    whole = select(window, criteria, _SESSION, 600.0)  # the whole DTE window asked at once
+    assert got.ok == whole.ok
+    if whole.ok:
+        assert got.contract == whole.contract  # type: ignore[union-attr]
+    else:
+        assert (got.reason, got.facts) == (whole.reason, whole.facts)  # type: ignore[union-attr]

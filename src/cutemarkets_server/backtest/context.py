@@ -97,6 +97,19 @@ class Context:
         return self._chains[key]
 
     def select(self, criteria: Criteria) -> Selected | Rejected:
+        """One contract by ``criteria`` from the chain listed now, or the reason none qualifies.
+
+        Contracts rank by distance to the target DTE first, so the chain is asked for the expirations
+        nearest the target first, widening a day at a time: the first widening that yields a contract
+        yields the one the whole window would. A rejection is always decided on the whole window."""
+        if criteria.target_dte is not None:
+            target = min(max(criteria.target_dte, criteria.dte_min), criteria.dte_max)
+            reach = max(target - criteria.dte_min, criteria.dte_max - target)
+            for k in range(reach):  # the last widening is the whole window, asked below
+                lo, hi = max(target - k, criteria.dte_min), min(target + k, criteria.dte_max)
+                found = select(self.chain(lo, hi, criteria.contract_type), criteria, self.session, self.spot)
+                if found.ok:
+                    return found
         rows = self.chain(criteria.dte_min, criteria.dte_max, criteria.contract_type)
         return select(rows, criteria, self.session, self.spot)
 
