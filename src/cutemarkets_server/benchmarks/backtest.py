@@ -2,8 +2,9 @@
 sessions against the same server (end to end, each as its own command), and a sweep of 8 parameter sets
 on Dask at 1 and 2 workers.
 
-The market is the test profile (``cutemarkets demo --profile test --end 2025-12-02``): its tick sessions
-carry the minute bars, chains and quotes both engines need.
+The market is the default built-in market (``cutemarkets demo --end 2025-12-02``, shared with the
+``cutebacktests`` suite) and the sessions are its last 10 SPY sessions, the run the ``cutebacktests``
+suite measures.
 
 The contenders run interleaved (cutebacktests, ours over HTTP, ours on the lake; ``ROUNDS`` times) so that
 the load of a shared machine hits them alike, and the medians are compared. Every cutebacktests run
@@ -40,18 +41,23 @@ from ..store.lake import Lake
 from .harness import serve_in_thread
 
 END = dt.date(2025, 12, 2)
-FROM, TO = "2025-11-20", "2025-12-02"
+SESSIONS = 10
 TARGET_SPEEDUP = 50.0
 ROUNDS = int(os.environ.get("CUTEMARKETS_BENCH_BACKTEST_ROUNDS", "7"))
 SWEEP_GRID = ["--grid", "range_minutes=5,10,15,30", "--grid", "fill_policy=cross_spread,mid_fraction"]
 
 
 def _market(data_dir: Path, console: Console) -> Path:
-    root = data_dir / "backtest-market"
+    root = data_dir / "default-market"
     if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
-        console.print("building the test-profile market for the backtest suite…")
-        build_market(root, seed=7, end=END, profile="test")
+        console.print("building the default market for the backtest suite (first run only)…")
+        build_market(root, seed=7, end=END, profile="default")
     return root
+
+
+def _sessions(root: Path) -> tuple[str, str]:
+    days = Lake(root / "lake").snapshot().days("option_quotes")[-SESSIONS:]
+    return days[0].isoformat(), days[-1].isoformat()
 
 
 def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -62,6 +68,7 @@ def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subpr
 
 def run(data_dir: Path, console: Console) -> dict[str, Any]:
     root = _market(data_dir, console)
+    first, last = _sessions(root)
     serve_dir = data_dir / "backtest-serve"
     serve_dir.mkdir(parents=True, exist_ok=True)
     if not (serve_dir / "lake").exists():
@@ -78,9 +85,9 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         cbt_env = {**env, "CUTEMARKETS_BASE_URL": base, "CUTEMARKETS_API_KEY": key}
         cbt_cmd = [
             sys.executable, "-m", "cutebacktests.cli", "run-intraday-options-backtest", "--ticker", "SPY",
-            "--start", FROM, "--end", TO, "--option-mode", "historical", "--require-relative-volume", "false",
+            "--start", first, "--end", last, "--option-mode", "historical", "--require-relative-volume", "false",
         ]  # fmt: skip
-        ours = [exe, "backtest", "run", "--strategy", "orb", "--underlying", "SPY", "--from", FROM, "--to", TO]
+        ours = [exe, "backtest", "run", "--strategy", "orb", "--underlying", "SPY", "--from", first, "--to", last]
         cases = {
             "cutebacktests (HTTP)": (cbt_cmd, cbt_env),
             "ours (HTTP)": ([*ours, "--out", str(work / "http"), "--source", base, "--api-key", key], env),
@@ -89,7 +96,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         # One chain request warms the server's reference data for whichever engine goes first.
         import httpx
 
-        httpx.get(f"{base}/v1/options/chain/SPY/", params={"as_of": FROM}, headers={"Authorization": f"Bearer {key}"})
+        httpx.get(f"{base}/v1/options/chain/SPY/", params={"as_of": first}, headers={"Authorization": f"Bearer {key}"})
         load_before = os.getloadavg()
         first_run, _ = _timed(cases["ours (HTTP)"][0], env, work)  # writes the cache files and the bytecode
         samples: dict[str, list[float]] = {name: [] for name in cases}
@@ -118,7 +125,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
             for f in ("decisions.parquet", "fills.parquet", "equity.parquet", "trades.parquet", "summary.json")
         )
         cbt = seconds["cutebacktests (HTTP)"]
-        table = Table(title=f"SPY {FROM} → {TO}, end to end (one command each), median of {ROUNDS} interleaved")
+        table = Table(title=f"SPY {first} → {last}, end to end (one command each), median of {ROUNDS} interleaved")
         for col in ("engine", "median s", "min s", "max s", "speed-up vs cutebacktests", "decisions/s end to end"):
             table.add_column(col, justify="right" if col != "engine" else "left")
         for name, s in seconds.items():
@@ -147,13 +154,16 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
             "load_average": {"before": load_before, "after": load_after},
             "identical_artifacts": same,
         }
-        results["sweep"] = _sweep_scaling(root, work, exe, env, console)
+        results["sessions"] = {"from": first, "to": last, "count": SESSIONS}
+        results["sweep"] = _sweep_scaling(root, work, exe, env, console, first, last)
     finally:
         server.should_exit = True
     return results
 
 
-def _sweep_scaling(root: Path, work: Path, exe: str, env: dict[str, str], console: Console) -> dict[str, Any]:
+def _sweep_scaling(
+    root: Path, work: Path, exe: str, env: dict[str, str], console: Console, first: str, last: str
+) -> dict[str, Any]:
     """8 parameter sets at 1 and 2 workers: end to end through the command (cluster start included), and
     the runs alone on a started, warmed local cluster (each worker has opened the lake once)."""
     from ..backtest.sources import SourceConfig
@@ -162,8 +172,8 @@ def _sweep_scaling(root: Path, work: Path, exe: str, env: dict[str, str], consol
     base = {
         "strategy": "orb",
         "underlying": "SPY",
-        "start": dt.date.fromisoformat(FROM),
-        "end": dt.date.fromisoformat(TO),
+        "start": dt.date.fromisoformat(first),
+        "end": dt.date.fromisoformat(last),
     }
     base["set"] = {}
     axes = {"range_minutes": ["5", "10", "15", "30"], "fill_policy": ["cross_spread", "mid_fraction"]}
@@ -172,7 +182,7 @@ def _sweep_scaling(root: Path, work: Path, exe: str, env: dict[str, str], consol
     out: dict[str, Any] = {"end_to_end_runs_per_second": {}, "warm_runs_per_second": {}}
     for workers in (1, 2):
         cmd = [
-            exe, "backtest", "sweep", "--strategy", "orb", "--underlying", "SPY", "--from", FROM, "--to", TO,
+            exe, "backtest", "sweep", "--strategy", "orb", "--underlying", "SPY", "--from", first, "--to", last,
             "--out", str(work / f"sweep-{workers}"), "--data-dir", str(root), *SWEEP_GRID, "--workers", str(workers),
         ]  # fmt: skip
         took, done = _timed(cmd, env, work)
