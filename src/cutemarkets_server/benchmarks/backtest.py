@@ -48,7 +48,7 @@ SWEEP_GRID = ["--grid", "range_minutes=5,10,15,30", "--grid", "fill_policy=cross
 
 
 def _market(data_dir: Path, console: Console) -> Path:
-    root = data_dir / "default-market"
+    root = (data_dir / "default-market").resolve()  # the commands run in a scratch directory
     if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
         console.print("building the default market for the backtest suite (first run only)…")
         build_market(root, seed=7, end=END, profile="default")
