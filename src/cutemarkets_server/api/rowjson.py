@@ -49,7 +49,7 @@ _U10 = np.array([10**k for k in range(20)], dtype=np.uint64)
 
 @njit(cache=True, inline="always")
 def _put_uint(out: np.ndarray, pos: int, u: np.uint64) -> int:
-    digits = 1
+    digits = 17 if u >= _U10[16] else 9 if u >= _U10[8] else 1  # nanosecond stamps have 19 digits
     while digits < 20 and u >= _U10[digits]:
         digits += 1
     i = pos + digits
