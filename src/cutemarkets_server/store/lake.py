@@ -603,15 +603,21 @@ class Lake:
 
     # -- packs -----------------------------------------------------------------------------------
     def compact(self, name: str | None = None, *, ticks: bool | None = None) -> int:
-        """Build the packs that are missing or out of date (every bar dataset, the tick datasets too with
-        ``ticks``, or just ``name``). Each pack covers one period, is written beside the day files and
+        """Build the packs that are missing or out of date (every bar dataset and the trades, the quotes too
+        with ``ticks``, or just ``name``). Each pack covers one period, is written beside the day files and
         switched in by one transaction, so the work per step is bounded and readers never see a partial pack.
 
-        Tick packs are off unless asked for (``ticks=True`` or ``CUTEMARKETS_PACK_TICKS=1``): they double
-        the disk a tick dataset takes, for pages that span many days (about 2× faster on sparse trades)."""
+        Trades are packed by month: a busy contract's page of 1,000 trades spans weeks of day files, one or two
+        packs. Quote packs are off unless asked for (``ticks=True`` or ``CUTEMARKETS_PACK_TICKS=1``): a page of
+        quotes fits in one day, and they would double the largest datasets' disk."""
         if ticks is None:
             ticks = os.environ.get("CUTEMARKETS_PACK_TICKS", "") == "1"
-        names = [name] if name else [n for n, ds in ALL.items() if ds.pack_period and (ticks or not ds.keeps_last)]
+        if name:
+            names = [name]
+        else:
+            names = [
+                n for n, ds in ALL.items() if ds.pack_period and (ticks or not ds.keeps_last or ds.packed_by_default)
+            ]
         built = 0
         for n in names:
             ds = dataset(n)

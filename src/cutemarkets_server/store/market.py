@@ -357,7 +357,9 @@ class MarketStore:
         if lo >= hi or not tickers:
             return dataset(name).schema.empty_table()
         first, last = self._day_bounds(lo, hi)
-        runs = self.lake.runs(self.snapshot(), name, tickers, first, last, packed=True)
+        # Many tickers on one day (a chain's trades so far) sit together in the day file; one ticker over many
+        # days, in its pack.
+        runs = self.lake.runs(self.snapshot(), name, tickers, first, last, packed=first != last)
         return self._read(name, self._trim(name, runs, lo, hi))
 
     # -- bars ------------------------------------------------------------------------------------
