@@ -338,6 +338,9 @@ def _strings(values: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         if found is None or a.dictionary.null_count or not pa.types.is_integer(a.indices.type):
             return None
         data, lo, hi, _ = found
+        if len(lo) == 0:  # an empty dictionary: every row is null
+            nothing = np.zeros(len(a), dtype=np.int64)
+            return data, nothing, nothing, _valid(a)
         codes = a.indices.fill_null(0).to_numpy().astype(np.intp) if a.null_count else a.indices.to_numpy()
         return data, lo[codes], hi[codes], _valid(a)
     if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
