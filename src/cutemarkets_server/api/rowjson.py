@@ -363,12 +363,10 @@ def _stack(rows: list[np.ndarray], n: int, dtype: Any) -> np.ndarray:
 Spec = Sequence[tuple[str, str, str]]
 
 
-def rows_bytes(
-    spec: Spec, columns: Mapping[str, Column], n: int, *, raw: Mapping[str, bytes] | None = None
-) -> bytes | None:
+def rows_bytes(spec: Spec, columns: Mapping[str, Column], n: int) -> bytes | None:
     """The JSON array of ``n`` objects with the fields of ``spec`` — ``(key, column, kind)`` as in
-    :mod:`.shapes` — from ``columns`` (Arrow or numpy, ``n`` long). ``raw`` gives ready JSON values of
-    fields whose kind is ``raw`` (the same in every row). None when some column cannot be written here."""
+    :mod:`.shapes` — from ``columns`` (Arrow or numpy, ``n`` long). None when some column cannot be
+    written here."""
     if n == 0:
         return b"[]"
     prog: list[tuple[int, int]] = []
@@ -382,13 +380,12 @@ def rows_bytes(
     # the key and the longest value of its kind.
     width = 2 + 3 * n
     for key, col, kind_name in spec:
-        kind = RAW if kind_name == "raw" else _KINDS[kind_name]
+        kind = _KINDS[kind_name]
         prefix = orjson.dumps(key) + b":"
-        if kind == RAW:
-            value = b'""' if kind_name == "empty" else (raw or {})[key]
-            key_bytes.append(prefix + value)
+        if kind == RAW:  # the same text in every row: written with the key
+            key_bytes.append(prefix + b'""')
             prog.append((RAW, 0))
-            width += n * (1 + len(prefix) + len(value))
+            width += n * (1 + len(prefix) + 2)
             continue
         key_bytes.append(prefix)
         values = columns[col]
