@@ -306,3 +306,52 @@ def test_superseded_files_leave_the_index_when_collected(tmp_path: Path) -> None
     assert lake.snapshot().day_file_ids["stock_trades"] == third
     assert indexed()[min(third.values())] == 1
     con.close()
+
+
+# -- bars from a ticker's cached runs -----------------------------------------------------------------
+
+
+def minute_bars(day: dt.date, tickers: dict[str, int], close: float = 1.0) -> pa.Table:
+    rows = [(t, et_ns(day, 9, 30) + m * 60_000_000_000) for t, n in tickers.items() for m in range(n)]
+    n = len(rows)
+    return pa.table(
+        {
+            "ticker": [r[0] for r in rows],
+            "window_start": [r[1] for r in rows],
+            "open": [close] * n,
+            "high": [close] * n,
+            "low": [close] * n,
+            "close": [close] * n,
+            "volume": [1.0] * n,
+            "vwap": [close] * n,
+            "transactions": [1] * n,
+        }
+    )
+
+
+def test_bar_ranges_follow_packs_replacements_and_new_days(tmp_path: Path) -> None:
+    from cutemarkets_server.store.engine import DuckEngine
+    from cutemarkets_server.store.market import MarketStore
+
+    lake = Lake(tmp_path)
+    store = MarketStore(lake, DuckEngine())
+    days = [dt.date(2025, 11, 24), dt.date(2025, 11, 25), dt.date(2025, 11, 26), dt.date(2025, 12, 1)]
+    for d in days[:3]:
+        lake.write_partition("stock_minute_aggs", d, minute_bars(d, {"AAPL": 5, "SPY": 7}), source="u")
+    lake.compact("stock_minute_aggs")
+
+    def starts(lo: int, hi: int, **kw: int) -> list[int]:
+        return store.bars("stock_minute_aggs", "SPY", lo, hi, **kw)["window_start"].to_pylist()
+
+    every = [et_ns(d, 9, 30) + m * 60_000_000_000 for d in days[:3] for m in range(7)]
+    bounds = [every[0], every[3], every[6] + 1, every[7], every[12], every[-1], every[-1] + 1]
+    for lo in bounds:
+        for hi in bounds:
+            assert starts(lo, hi) == [t for t in every if lo <= t < hi], (lo, hi)
+    assert starts(every[0], every[-1] + 1, limit=9) == every[:9]
+    # A replaced day and a new day are served at once, the cached runs of the old manifest notwithstanding.
+    lake.write_partition("stock_minute_aggs", days[1], minute_bars(days[1], {"SPY": 2}, 2.0), source="u")
+    lake.write_partition("stock_minute_aggs", days[3], minute_bars(days[3], {"SPY": 3}, 3.0), source="u")
+    table = store.bars("stock_minute_aggs", "SPY", every[0], et_ns(days[3], 20))
+    assert table["close"].to_pylist() == [1.0] * 7 + [2.0] * 2 + [1.0] * 7 + [3.0] * 3
+    assert store.bars("stock_minute_aggs", "NONE", every[0], et_ns(days[3], 20)).num_rows == 0

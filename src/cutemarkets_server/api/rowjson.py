@@ -48,24 +48,39 @@ _U10 = np.array([10**k for k in range(20)], dtype=np.uint64)
 
 
 @njit(cache=True, inline="always")
+def _digits(u: np.uint64) -> int:
+    """How many decimal digits ``u`` has (a tree of comparisons: no loop to mispredict)."""
+    if u < _U10[8]:
+        if u < _U10[4]:
+            return 1 if u < _U10[1] else 2 if u < _U10[2] else 3 if u < _U10[3] else 4
+        return 5 if u < _U10[5] else 6 if u < _U10[6] else 7 if u < _U10[7] else 8
+    if u < _U10[16]:
+        if u < _U10[12]:
+            return 9 if u < _U10[9] else 10 if u < _U10[10] else 11 if u < _U10[11] else 12
+        return 13 if u < _U10[13] else 14 if u < _U10[14] else 15 if u < _U10[15] else 16
+    return 17 if u < _U10[17] else 18 if u < _U10[18] else 19 if u < _U10[19] else 20
+
+
+@njit(cache=True, inline="always")
 def _put_uint(out: np.ndarray, pos: int, u: np.uint64) -> int:
-    digits = 17 if u >= _U10[16] else 9 if u >= _U10[8] else 1  # nanosecond stamps have 19 digits
-    while digits < 20 and u >= _U10[digits]:
-        digits += 1
-    i = pos + digits
-    while u >= 100:
-        q = u // np.uint64(100)
-        d = np.int64(u - q * np.uint64(100)) * 2
-        out[i - 1] = _DIGIT_PAIRS[d + 1]
-        out[i - 2] = _DIGIT_PAIRS[d]
-        i -= 2
+    """The digits of ``u`` two at a time from the right. Indices are unsigned so that no write pays numba's
+    check for a negative index."""
+    digits = _digits(u)
+    one, two, hundred = np.uint64(1), np.uint64(2), np.uint64(100)
+    i = np.uint64(pos + digits)
+    while u >= hundred:
+        q = u // hundred
+        d = (u - q * hundred) * two
+        out[i - one] = _DIGIT_PAIRS[d + one]
+        out[i - two] = _DIGIT_PAIRS[d]
+        i -= two
         u = q
-    if u >= 10:
-        d = np.int64(u) * 2
-        out[i - 1] = _DIGIT_PAIRS[d + 1]
-        out[i - 2] = _DIGIT_PAIRS[d]
+    if u >= np.uint64(10):
+        d = u * two
+        out[i - one] = _DIGIT_PAIRS[d + one]
+        out[i - two] = _DIGIT_PAIRS[d]
     else:
-        out[i - 1] = 48 + np.uint8(u)
+        out[i - one] = np.uint8(48) + np.uint8(u)
     return pos + digits
 
 
@@ -103,43 +118,58 @@ def _put_fixed(out: np.ndarray, pos: int, r: np.uint64, k: int) -> int:
 
 @njit(cache=True, inline="always")
 def _put_micros(out: np.ndarray, pos: int, r: np.uint64) -> int:
-    """``r·10^-6`` (not a whole number): the whole part, the point, six digits, then trailing zeros dropped."""
-    million = np.uint64(1_000_000)
+    """``r·10^-6``: the whole part, then the point and the fraction without its trailing zeros, if any."""
+    million, ten = np.uint64(1_000_000), np.uint64(10)
     whole = r // million
-    frac = np.int64(r - whole * million)
+    frac = r - whole * million
     pos = _put_uint(out, pos, whole)
-    out[pos] = 46  # .
-    for i in range(3):
-        pair = frac // 10_000 if i == 0 else (frac // 100) % 100 if i == 1 else frac % 100
-        out[pos + 1 + 2 * i] = _DIGIT_PAIRS[2 * pair]
-        out[pos + 2 + 2 * i] = _DIGIT_PAIRS[2 * pair + 1]
-    end = pos + 7
-    while out[end - 1] == 48:
-        end -= 1
-    return end
+    if frac == 0:
+        return pos
+    k = 6
+    while frac % ten == 0:
+        frac //= ten
+        k -= 1
+    out[np.uint64(pos)] = 46  # .
+    at = np.uint64(pos + 1)
+    for _ in range(k - _digits(frac)):  # the zeros after the point
+        out[at] = 48
+        at += np.uint64(1)
+    return _put_uint(out, np.int64(at), frac)
 
 
-@njit(cache=True, inline="always")
-def _put_float(out: np.ndarray, pos: int, v: float, pow10: np.ndarray) -> int:
-    """Writes a finite ``v``; returns -1 when no plain decimal form of at most 17 decimals reads back as it.
+@njit(cache=True)
+def _put_float(out: np.ndarray, pos: int, v: float) -> int:
+    """Writes a finite ``v`` with at most six decimals (every price, volume and VWAP the feeds and bars
+    carry, and whole numbers below 9·10^9); returns -1, having written nothing that counts, for any other.
 
     A decimal r·10^-k reads back as exactly v when r / 10^k == v (r and 10^k are exact doubles and IEEE
-    division rounds correctly, as parsing does). Six decimals are tried first: they hold every price,
-    volume and VWAP the feeds and bars carry; otherwise the shortest k that works is searched for.
+    division rounds correctly, as parsing does). Kept apart from :func:`_put_rare_float` and not inlined:
+    compiled beside that search, or inside the row loop, the common case takes twice as long.
     """
     if v < 0.0:
-        out[pos] = 45
+        out[np.uint64(pos)] = 45
+        pos += 1
+        v = -v
+    m = v * 1e6
+    if m < 9007199254740992.0:
+        r = np.floor(m + 0.5)
+        if r / 1e6 == v:
+            return _put_micros(out, pos, np.uint64(r))
+    return -1
+
+
+@njit(cache=True)
+def _put_rare_float(out: np.ndarray, pos: int, v: float, pow10: np.ndarray) -> int:
+    """Writes a finite ``v`` that :func:`_put_float` cannot: a whole number, or the shortest of 1 to 17
+    decimals that reads back as ``v``; -1 when there is none (too large or too small for a plain form)."""
+    if v < 0.0:
+        out[np.uint64(pos)] = 45
         pos += 1
         v = -v
     if v >= 9007199254740992.0:
         return -1
     if v == np.floor(v):
         return _put_uint(out, pos, np.uint64(v))
-    m = v * 1e6
-    if m < 9007199254740992.0:
-        r = np.floor(m + 0.5)
-        if r / 1e6 == v:
-            return _put_micros(out, pos, np.uint64(r))
     for k in range(1, 18):
         m = v * pow10[k]
         if m >= 9007199254740992.0:
@@ -208,7 +238,7 @@ def _write(
     out: np.ndarray,
 ) -> int:
     """The objects of rows [first_row, end_row), comma-separated, into ``out``; returns their length, or -1
-    (see :func:`_put_float`). Releases the GIL: other requests go on, and a long page is written in parts
+    (see :func:`_put_rare_float`). Releases the GIL: other requests go on, and a long page is written in parts
     on two threads."""
     pos = 0
     for r in range(first_row, end_row):
@@ -253,9 +283,12 @@ def _write(
                         out[pos] = c
                         pos += 1
                 else:
-                    pos = _put_float(out, pos, v, pow10)
-                    if pos < 0:
-                        return -1
+                    end = _put_float(out, pos, v)
+                    if end < 0:
+                        end = _put_rare_float(out, pos, v, pow10)
+                        if end < 0:
+                            return -1
+                    pos = end
             elif kind in (LIST, LIST_OR_ABSENT):
                 out[pos] = 91
                 pos += 1

@@ -51,9 +51,13 @@ def _from_table(table: pa.Table) -> Bars:
         low=table["low"].to_numpy(),
         close=table["close"].to_numpy(),
         volume=table["volume"].to_numpy(),
-        vwap=table["vwap"].fill_null(float("nan")).to_numpy(),  # vendor bars may carry no VWAP
+        vwap=_no_nulls(table["vwap"]).to_numpy(),  # vendor bars may carry no VWAP
         transactions=table["transactions"].to_numpy(),
     )
+
+
+def _no_nulls(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return column.fill_null(float("nan")) if column.null_count else column
 
 
 def _concat(parts: list[Bars]) -> Bars:

@@ -216,12 +216,20 @@ class ReferenceData:
     def splits(self, symbol: str, executed_by: dt.date | None = None) -> list[tuple[dt.date, float, float]]:
         """(execution_date, split_from, split_to) of ``symbol``, oldest first; with ``executed_by`` only the
         splits executed on or before that day (a replay or an as-of answer never adjusts for a later one)."""
-        key = ("splits", *self._generation("corporate_actions"))
-        table = self.cache.get_or_compute(key, lambda: self.store.events("corporate_actions"))
-        if table.num_rows == 0:
-            return []
-        rows = table.filter(pc.and_(pc.equal(table["ticker"], symbol), pc.equal(table["type"], "split")))
-        out = sorted((r["execution_date"], float(r["split_from"]), float(r["split_to"])) for r in rows.to_pylist())
+        key = ("split_index", *self._generation("corporate_actions"))
+
+        def build() -> dict[str, list[tuple[dt.date, float, float]]]:
+            table = self.store.events("corporate_actions")
+            index: dict[str, list[tuple[dt.date, float, float]]] = {}
+            if table.num_rows:
+                table = table.filter(pc.equal(table["type"], "split"))
+                for r in table.to_pylist():
+                    index.setdefault(r["ticker"], []).append(
+                        (r["execution_date"], float(r["split_from"]), float(r["split_to"]))
+                    )
+            return {ticker: sorted(found) for ticker, found in index.items()}
+
+        out = self.cache.get_or_compute(key, build).get(symbol, [])
         return [x for x in out if executed_by is None or x[0] <= executed_by]
 
     def rate_curve(self, day: dt.date) -> tuple[np.ndarray, np.ndarray] | None:

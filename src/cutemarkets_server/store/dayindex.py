@@ -77,3 +77,45 @@ class DayIndex:
             keys = keys.astype(wanted.dtype)
         pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
         return pos, keys[pos] == wanted
+
+
+@dataclass(frozen=True, slots=True)
+class TickerRuns:
+    """One ticker's runs of a dataset, one per stored day in ascending day order, each in the file that serves
+    the day (its pack or its day file): a range of bars is a binary search and a few array operations."""
+
+    days: np.ndarray  # day numbers (days since 1970-01-01)
+    file_ids: np.ndarray
+    first_row: np.ndarray
+    rows: np.ndarray
+    min_ts: np.ndarray
+    max_ts: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple]) -> TickerRuns:
+        """From ``(day, file_id, first_row, rows, min_ts, max_ts)`` rows in day order (None where unknown)."""
+        if not rows:
+            empty = np.empty(0, dtype=np.int64)
+            return cls(empty, empty, empty, empty, empty, empty)
+        day, file_id, first, count, lo, hi = zip(*rows, strict=True)
+
+        def column(values: tuple, missing: int = 0) -> np.ndarray:
+            return np.fromiter((missing if v is None else v for v in values), dtype=np.int64, count=len(values))
+
+        return cls(
+            column(day), column(file_id), column(first), column(count), column(lo, NO_MIN_TS), column(hi, NO_MAX_TS)
+        )
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.days, self.file_ids, self.first_row, self.rows, self.min_ts, self.max_ts))
+
+    def between(self, first: int, last: int) -> TickerRuns:
+        """The runs of days ``first`` to ``last`` (day numbers, inclusive), as views."""
+        a = int(np.searchsorted(self.days, first, "left"))
+        b = int(np.searchsorted(self.days, last, "right"))
+        columns = (self.days, self.file_ids, self.first_row, self.rows, self.min_ts, self.max_ts)
+        return TickerRuns(*(col[a:b] for col in columns))

@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .dayindex import NO_MAX_TS, NO_MIN_TS, NO_ORDINAL, DayIndex
+from .dayindex import NO_MAX_TS, NO_MIN_TS, NO_ORDINAL, DayIndex, TickerRuns
 from .rowindex import Run, merge_runs, table_runs
 from .rowreader import RowReader
 from .schemas import ALL, Dataset, dataset
@@ -45,6 +45,8 @@ SUPERSEDED_GRACE_S = 600.0
 PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a pack
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
 DAY_INDEX_BUDGET_BYTES = 256 << 20  # cached day indexes (about 1.7 MB for a busy options day)
+TICKER_RUNS_BUDGET_BYTES = 32 << 20  # cached whole-history runs of single tickers (bars), Python overhead counted
+_TICKER_RUNS_OVERHEAD = 1024  # bytes of Python objects per cached entry besides its arrays
 
 _MANIFEST_DDL = """
 CREATE TABLE IF NOT EXISTS partitions (
@@ -102,6 +104,11 @@ CREATE TABLE IF NOT EXISTS runs (
 
 RUNS_VERSION = "2"  # 1: one TEXT row per run with two secondary indexes; 2: ``files`` + ``runs`` keyed by file
 _EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def day_number(day: dt.date) -> int:
+    """Days since 1970-01-01: how the row index names a day."""
+    return day.toordinal() - _EPOCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +207,10 @@ class Lake:
         # The whole row index of recently read files (content-addressed, so never stale).
         self._day_indexes: OrderedDict[tuple[str, str], DayIndex] = OrderedDict()
         self._cached_bytes = 0
+        # Single tickers' runs on every day of the current manifest generation (bar ranges).
+        self._ticker_runs: OrderedDict[tuple[str, str, bool], TickerRuns] = OrderedDict()
+        self._ticker_runs_generation: tuple[int, int] | None = None
+        self._ticker_runs_bytes = 0
         with self._connect() as con:
             con.executescript(_MANIFEST_DDL)
             if "dataset" in _columns(con, "runs"):
@@ -359,6 +370,53 @@ class Lake:
                 path = absolute[file_id] = root + paths[file_id]
             out.append(RunRef(ticker, _date(day), path, first_row, nrows, min_ts, max_ts, ordinal))
         return out
+
+    def file_path(self, snap: ManifestSnapshot, file_id: int) -> str:
+        """The absolute path of a file of the row index."""
+        return str(self.root) + os.sep + snap.paths[file_id]
+
+    def ticker_runs(self, snap: ManifestSnapshot, name: str, ticker: str, *, packed: bool = True) -> TickerRuns:
+        """``ticker``'s runs of ``name`` on every day of ``snap``, each from the file serving the day (a valid
+        pack with ``packed``). Kept in an LRU of at most ``TICKER_RUNS_BUDGET_BYTES`` for the newest
+        generation of the manifest: bar ranges of the same tickers are asked again and again, and a whole
+        history costs one seek per serving file (few, once the bars are packed)."""
+        key = (name, ticker, packed)
+        with self._lock:
+            if self._ticker_runs_generation == snap.generation:
+                found = self._ticker_runs.get(key)
+                if found is not None:
+                    self._ticker_runs.move_to_end(key)
+                    return found
+        files = snap.day_file_ids.get(name, {})
+        packs = snap.pack_file_ids.get(name, {}) if packed else {}
+        serving = {n: packs.get(n) or files.get(n) for n in snap.day_numbers.get(name, [])}
+        ids = list(dict.fromkeys(f for f in serving.values() if f is not None))
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT r.day, r.file_id, r.first_row, r.rows, r.min_ts, r.max_ts FROM json_each(?) AS f "
+                "CROSS JOIN runs AS r WHERE r.file_id = f.value AND r.ticker = ? ORDER BY r.day",
+                (json.dumps(ids), ticker),
+            )
+            .fetchall()
+        )
+        found = TickerRuns.from_rows([r for r in rows if serving.get(r[0]) == r[1]])
+        with self._lock:
+            if self._ticker_runs_generation != snap.generation:
+                if self._ticker_runs_generation is not None and snap.generation < self._ticker_runs_generation:
+                    return found  # an older snapshot still in use: answered, not cached
+                self._ticker_runs.clear()
+                self._ticker_runs_bytes = 0
+                self._ticker_runs_generation = snap.generation
+            old = self._ticker_runs.pop(key, None)
+            if old is not None:
+                self._ticker_runs_bytes -= old.nbytes + _TICKER_RUNS_OVERHEAD
+            self._ticker_runs[key] = found
+            self._ticker_runs_bytes += found.nbytes + _TICKER_RUNS_OVERHEAD
+            while self._ticker_runs_bytes > TICKER_RUNS_BUDGET_BYTES and len(self._ticker_runs) > 1:
+                _, dropped = self._ticker_runs.popitem(last=False)
+                self._ticker_runs_bytes -= dropped.nbytes + _TICKER_RUNS_OVERHEAD
+        return found
 
     def _day_runs(
         self, snap: ManifestSnapshot, name: str, wanted: list[str], day: dt.date, *, packed: bool

@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..market.timestamps import et_date
-from .dayindex import NO_ORDINAL, DayIndex, encode_tickers
+from .dayindex import NO_ORDINAL, DayIndex, TickerRuns, encode_tickers
 from .engine import DuckEngine, file_list
-from .lake import FILE_RUNS_MIN_TICKERS, Lake, ManifestSnapshot, RunRef
+from .lake import FILE_RUNS_MIN_TICKERS, Lake, ManifestSnapshot, RunRef, day_number
 from .rowreader import RowReader, ranges_to_rows
 from .schemas import dataset
 
@@ -131,6 +131,35 @@ class MarketStore:
             if cut:
                 stop[cut] = first[cut] + self._counts_below(name, [keep[i] for i in cut], hi)
         return [_Span(r.file, a, b) for r, a, b in zip(keep, start.tolist(), stop.tolist(), strict=True) if b > a]
+
+    def _ticker_spans(self, snap: ManifestSnapshot, name: str, runs: TickerRuns, lo: int, hi: int) -> list[_Span]:
+        """One ticker's runs narrowed to lo <= time < hi, with runs that continue each other in one file (a
+        pack holds a ticker's days back to back) merged into one span."""
+        keep = np.flatnonzero((runs.min_ts < hi) & (runs.max_ts >= lo))
+        if len(keep) == 0:
+            return []
+        files = runs.file_ids[keep]
+        first = runs.first_row[keep]
+        start, stop = first.copy(), first + runs.rows[keep]
+        for bound, cut, edge in (
+            (lo, np.flatnonzero(runs.min_ts[keep] < lo), start),
+            (hi, np.flatnonzero(runs.max_ts[keep] >= hi), stop),
+        ):
+            for fid in np.unique(files[cut]).tolist():
+                at = cut[files[cut] == fid]
+                lengths = runs.rows[keep][at]
+                counts = self._counts_below_in(name, self.lake.file_path(snap, fid), first[at], lengths, bound)
+                edge[at] = first[at] + counts
+        full = stop > start
+        files, start, stop = files[full], start[full], stop[full]
+        if len(files) == 0:
+            return []
+        heads = np.flatnonzero(np.r_[True, (files[1:] != files[:-1]) | (start[1:] != stop[:-1])])
+        tails = np.r_[heads[1:] - 1, len(files) - 1]
+        return [
+            _Span(self.lake.file_path(snap, f), a, b)
+            for f, a, b in zip(files[heads].tolist(), start[heads].tolist(), stop[tails].tolist(), strict=True)
+        ]
 
     @staticmethod
     def _day_bounds(lo: int | None, hi: int | None) -> tuple[dt.date | None, dt.date | None]:
@@ -368,8 +397,10 @@ class MarketStore:
         if lo >= hi:
             return dataset(name).schema.empty_table()
         first, last = self._day_bounds(lo, hi)
-        runs = self.lake.runs(self.snapshot(), name, [ticker], first, last, packed=True)
-        spans = _joined(self._trim(name, runs, lo, hi))
+        assert first is not None and last is not None
+        snap = self.snapshot()
+        runs = self.lake.ticker_runs(snap, name, ticker).between(day_number(first), day_number(last))
+        spans = self._ticker_spans(snap, name, runs, lo, hi)
         if limit is not None:
             kept, total = [], 0
             for s in spans:
