@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..market.timestamps import et_date
-from .dayindex import NO_ORDINAL, DayIndex, TickerRuns, encode_tickers
+from .dayindex import NO_MAX_TS, NO_MIN_TS, NO_ORDINAL, DayIndex, TickerRuns, encode_tickers
 from .engine import DuckEngine, file_list
 from .lake import FILE_RUNS_MIN_TICKERS, Lake, ManifestSnapshot, RunRef, day_number
 from .rowreader import RowReader, ranges_to_rows
@@ -132,26 +132,34 @@ class MarketStore:
                 stop[cut] = first[cut] + self._counts_below(name, [keep[i] for i in cut], hi)
         return [_Span(r.file, a, b) for r, a, b in zip(keep, start.tolist(), stop.tolist(), strict=True) if b > a]
 
-    def _ticker_spans(self, snap: ManifestSnapshot, name: str, runs: TickerRuns, lo: int, hi: int) -> list[_Span]:
-        """One ticker's runs narrowed to lo <= time < hi, with runs that continue each other in one file (a
-        pack holds a ticker's days back to back) merged into one span."""
-        keep = np.flatnonzero((runs.min_ts < hi) & (runs.max_ts >= lo))
-        if len(keep) == 0:
-            return []
+    def _ticker_rows(
+        self, snap: ManifestSnapshot, name: str, runs: TickerRuns, lo: int | None, hi: int | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(file id, first row, end row) of each of one ticker's runs narrowed to lo <= time < hi (None: no
+        bound), runs left empty dropped. Only a run that straddles a bound is searched in its file."""
+        lo_ = NO_MIN_TS if lo is None else lo
+        hi_ = NO_MAX_TS if hi is None else hi
+        keep = np.flatnonzero((runs.min_ts < hi_) & (runs.max_ts >= lo_))
         files = runs.file_ids[keep]
         first = runs.first_row[keep]
         start, stop = first.copy(), first + runs.rows[keep]
         for bound, cut, edge in (
-            (lo, np.flatnonzero(runs.min_ts[keep] < lo), start),
-            (hi, np.flatnonzero(runs.max_ts[keep] >= hi), stop),
+            (lo, np.flatnonzero(runs.min_ts[keep] < lo_) if lo is not None else None, start),
+            (hi, np.flatnonzero(runs.max_ts[keep] >= hi_) if hi is not None else None, stop),
         ):
+            if bound is None or cut is None or len(cut) == 0:
+                continue
             for fid in np.unique(files[cut]).tolist():
                 at = cut[files[cut] == fid]
                 lengths = runs.rows[keep][at]
                 counts = self._counts_below_in(name, self.lake.file_path(snap, fid), first[at], lengths, bound)
                 edge[at] = first[at] + counts
         full = stop > start
-        files, start, stop = files[full], start[full], stop[full]
+        return files[full], start[full], stop[full]
+
+    def _spans_of(self, snap: ManifestSnapshot, files: np.ndarray, start: np.ndarray, stop: np.ndarray) -> list[_Span]:
+        """Row ranges as spans, those that continue each other in one file (a pack holds a ticker's days back
+        to back) merged into one."""
         if len(files) == 0:
             return []
         heads = np.flatnonzero(np.r_[True, (files[1:] != files[:-1]) | (start[1:] != stop[:-1])])
@@ -179,7 +187,8 @@ class MarketStore:
     ) -> pa.Table:
         """Up to ``limit`` rows of one ticker in time order, continuing after ``after``.
 
-        Walks the ticker's days from the requested end and stops as soon as the page is full."""
+        From the ticker's runs (cached, see :meth:`Lake.ticker_runs`), the days from the requested end up to the
+        one that fills the page are read, and no others."""
         ds = dataset(name)
         if after is not None:
             if descending:
@@ -191,54 +200,28 @@ class MarketStore:
         skip = after.skip if after else 0
         need = limit + skip
         first, last = self._day_bounds(lo, hi)
-        spans: list[_Span] = []
-        got = 0
-        for run in self._walk_runs(self.snapshot(), name, ticker, first, last, descending=descending):
-            if got >= need:
-                break
-            for span in self._trim(name, [run], lo, hi):
-                take = min(span.stop - span.start, need - got)
-                if descending:
-                    spans.append(_Span(span.file, span.stop - take, span.stop))
-                else:
-                    spans.append(_Span(span.file, span.start, span.start + take))
-                got += take
-        if not spans:
-            return ds.schema.empty_table()
-        if descending:
-            spans.reverse()  # read in time order, one gather per file, then reverse
-        table = self._read(name, _joined(spans))
+        snap = self.snapshot()
+        runs = self.lake.ticker_runs(snap, name, ticker)
+        if first is not None or last is not None:
+            runs = runs.between(
+                day_number(first) if first is not None else -(10**9), day_number(last) if last is not None else 10**9
+            )
+        files, start, stop = self._ticker_rows(snap, name, runs, lo, hi)
+        sizes = stop - start
+        filled = np.cumsum(sizes[::-1] if descending else sizes)  # rows counted from the requested end
+        used = int(np.searchsorted(filled, need, "left")) + 1  # runs that fill the page (all, if it stays short)
+        if used <= len(files):
+            over = int(filled[used - 1]) - need
+            if descending:
+                files, start, stop = files[-used:], start[-used:].copy(), stop[-used:]
+                start[0] += over
+            else:
+                files, start, stop = files[:used], start[:used], stop[:used].copy()
+                stop[-1] -= over
+        table = self._read(name, self._spans_of(snap, files, start, stop))
         if descending:
             table = table.take(pa.array(np.arange(table.num_rows - 1, -1, -1)))
         return table.slice(skip, limit)
-
-    def _walk_runs(
-        self,
-        snap: ManifestSnapshot,
-        name: str,
-        ticker: str,
-        first: dt.date | None,
-        last: dt.date | None,
-        *,
-        descending: bool,
-    ) -> Iterator[RunRef]:
-        """``ticker``'s runs on days in [first, last] from the requested end, asked of the index a window of
-        days at a time (doubling from ``WALK_WINDOW_DAYS``), so a page that fills early never looks up the
-        rest of the history."""
-        days = snap.days(name)
-        lo = 0 if first is None else bisect.bisect_left(days, first)
-        hi = len(days) if last is None else bisect.bisect_right(days, last)
-        window = WALK_WINDOW_DAYS
-        while lo < hi:
-            if descending:
-                start, stop = max(lo, hi - window), hi
-                hi = start
-            else:
-                start, stop = lo, min(hi, lo + window)
-                lo = stop
-            runs = self.lake.runs(snap, name, [ticker], days[start], days[stop - 1], packed=True)
-            yield from (reversed(runs) if descending else runs)
-            window *= 2
 
     def last_tick(self, name: str, ticker: str, before_ns: int) -> dict | None:
         """The newest row of ``ticker`` strictly before ``before_ns`` (searching back day by day)."""
@@ -400,7 +383,7 @@ class MarketStore:
         assert first is not None and last is not None
         snap = self.snapshot()
         runs = self.lake.ticker_runs(snap, name, ticker).between(day_number(first), day_number(last))
-        spans = self._ticker_spans(snap, name, runs, lo, hi)
+        spans = self._spans_of(snap, *self._ticker_rows(snap, name, runs, lo, hi))
         if limit is not None:
             kept, total = [], 0
             for s in spans:
