@@ -13,10 +13,11 @@ unexpected column type) makes :func:`rows_bytes` return None, and the caller sha
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -324,28 +325,40 @@ def _array(values: Column) -> pa.Array | np.ndarray:
     return values
 
 
-def _integers(values: Column) -> tuple[np.ndarray, np.ndarray] | None:
+def _put_integers(values: Column, into: np.ndarray, ok: np.ndarray) -> bool:
+    """An integer column into its row of the kernel's array (nulls as 0, flagged in ``ok``); False when
+    the column is not integers (or is uint64, which may not fit)."""
     a = _array(values)
     if isinstance(a, np.ndarray):
-        if a.dtype.kind in "iu":
-            return a.astype(np.int64, copy=False), np.ones(len(a), dtype=np.bool_)
-        return None
+        if a.dtype.kind not in "iu" or a.dtype == np.uint64:
+            return False
+        into[:] = a
+        return True
     if not pa.types.is_integer(a.type) or pa.types.is_uint64(a.type):
-        return None
-    ok = _valid(a)
-    raw = a.to_numpy(zero_copy_only=False) if a.null_count == 0 else a.fill_null(0).to_numpy()
-    return raw.astype(np.int64, copy=False), ok
+        return False
+    if a.null_count:
+        into[:] = a.fill_null(0).to_numpy()
+        ok[:] = np.asarray(a.is_valid())
+    else:
+        into[:] = a.to_numpy(zero_copy_only=False)
+    return True
 
 
-def _floats(values: Column) -> np.ndarray | None:
+def _put_floats(values: Column, into: np.ndarray) -> bool:
+    """A numeric column into its row of the kernel's array (nulls as NaN, which leaves the field out)."""
     a = _array(values)
     if isinstance(a, np.ndarray):
-        return a.astype(np.float64, copy=False) if a.dtype.kind in "fiu" else None
+        if a.dtype.kind not in "fiu":
+            return False
+        into[:] = a
+        return True
     if not (pa.types.is_floating(a.type) or pa.types.is_integer(a.type)):
-        return None
+        return False
     if a.null_count:
-        return a.cast(pa.float64()).fill_null(float("nan")).to_numpy()
-    return a.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        into[:] = a.cast(pa.float64()).fill_null(float("nan")).to_numpy()
+    else:
+        into[:] = a.to_numpy(zero_copy_only=False)
+    return True
 
 
 def _int_lists(values: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -396,76 +409,99 @@ def _stack(rows: list[np.ndarray], n: int, dtype: Any) -> np.ndarray:
 Spec = Sequence[tuple[str, str, str]]
 
 
+class _Program(NamedTuple):
+    """What a spec compiles to, once: each field's kind, its slot among the columns of its kind, its key."""
+
+    fields: tuple[tuple[int, str, int], ...]  # (kind, column, length of '"key":')
+    counts: tuple[int, int]  # integer and float columns
+    prog: np.ndarray
+    keys: np.ndarray
+    key_off: np.ndarray
+
+
+@functools.lru_cache(maxsize=256)
+def _program(spec: tuple[tuple[str, str, str], ...]) -> _Program:
+    fields: list[tuple[int, str, int]] = []
+    prog: list[tuple[int, int]] = []
+    key_bytes: list[bytes] = []
+    slots = {INT: 0, FLOAT: 0, LIST: 0, STR: 0}
+    family = {INT: INT, DECIMAL: INT, FLOAT: FLOAT, LIST: LIST, LIST_OR_ABSENT: LIST, STR: STR, OPT_STR: STR}
+    for key, col, kind_name in spec:
+        kind = _KINDS[kind_name]
+        prefix = orjson.dumps(key) + b":"
+        fields.append((kind, col, len(prefix)))
+        if kind == RAW:  # the same text in every row: written with the key
+            key_bytes.append(prefix + b'""')
+            prog.append((RAW, 0))
+            continue
+        key_bytes.append(prefix)
+        prog.append((kind, slots[family[kind]]))
+        slots[family[kind]] += 1
+    key_off = np.zeros(len(key_bytes) + 1, dtype=np.int64)
+    np.cumsum([len(k) for k in key_bytes], out=key_off[1:])
+    return _Program(
+        tuple(fields),
+        (slots[INT], slots[FLOAT]),
+        np.array(prog, dtype=np.int64).reshape(-1, 2),
+        np.frombuffer(b"".join(key_bytes), dtype=np.uint8),
+        key_off,
+    )
+
+
 def rows_bytes(spec: Spec, columns: Mapping[str, Column], n: int) -> bytes | None:
     """The JSON array of ``n`` objects with the fields of ``spec`` — ``(key, column, kind)`` as in
     :mod:`.shapes` — from ``columns`` (Arrow or numpy, ``n`` long). None when some column cannot be
     written here."""
     if n == 0:
         return b"[]"
-    prog: list[tuple[int, int]] = []
-    key_bytes: list[bytes] = []
-    ints: list[np.ndarray] = []
-    int_ok: list[np.ndarray] = []
-    floats: list[np.ndarray] = []
+    program = _program(tuple(spec))
+    # Integer and float columns are written straight into one 2-D array per kind (numba wants 2-D).
+    ints = np.empty((max(program.counts[0], 1), n), dtype=np.int64)
+    int_ok = np.ones((max(program.counts[0], 1), n), dtype=np.bool_)
+    floats = np.empty((max(program.counts[1], 1), n), dtype=np.float64)
     lists: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     texts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     # The most bytes the array can take: its brackets; per row a brace pair and a comma; per field a comma,
     # the key and the longest value of its kind.
     width = 2 + 3 * n
-    for key, col, kind_name in spec:
-        kind = _KINDS[kind_name]
-        prefix = orjson.dumps(key) + b":"
-        if kind == RAW:  # the same text in every row: written with the key
-            key_bytes.append(prefix + b'""')
-            prog.append((RAW, 0))
-            width += n * (1 + len(prefix) + 2)
+    for (kind, col, prefix), (_, slot) in zip(program.fields, program.prog.tolist(), strict=True):
+        if kind == RAW:
+            width += n * (1 + prefix + 2)
             continue
-        key_bytes.append(prefix)
         values = columns[col]
         if kind in (INT, DECIMAL):
-            found = _integers(values)
-            if found is None:
+            if not _put_integers(values, ints[slot], int_ok[slot]):
                 return None
-            prog.append((kind, len(ints)))
-            ints.append(found[0])
-            int_ok.append(found[1])
-            width += n * (1 + len(prefix) + _INT_CHARS + 4)  # a decimal adds its quotes and ".0"
+            width += n * (1 + prefix + _INT_CHARS + 4)  # a decimal adds its quotes and ".0"
         elif kind == FLOAT:
-            fl = _floats(values)
-            if fl is None:
+            if not _put_floats(values, floats[slot]):
                 return None
-            prog.append((kind, len(floats)))
-            floats.append(fl)
-            width += n * (1 + len(prefix) + _FLOAT_CHARS)
+            width += n * (1 + prefix + _FLOAT_CHARS)
         elif kind in (LIST, LIST_OR_ABSENT):
             found_list = _int_lists(values)
             if found_list is None:
                 return None
-            prog.append((kind, len(lists)))
             lists.append(found_list)
             used = int(found_list[1][-1] - found_list[1][0])
-            width += n * (1 + len(prefix) + 2) + used * (_INT_CHARS + 1)
+            width += n * (1 + prefix + 2) + used * (_INT_CHARS + 1)
         else:
             found_text = _strings(values)
             if found_text is None:
                 return None
-            prog.append((kind, len(texts)))
             texts.append(found_text)
             longest = int((found_text[2] - found_text[1]).max())
-            width += n * (1 + len(prefix) + 2 + longest * 6)  # a control character becomes \u00XX
+            width += n * (1 + prefix + 2 + longest * 6)  # a control character becomes \u00XX
     # Every list (string) column gets its own copy of the values (bytes) it indexes: offsets shift by the
     # length of those before it, so one array holds them all.
     list_values, list_off = _concat(lists, n)
     text, text_lo, text_hi = _texts(texts, n)
-    key_off = np.zeros(len(key_bytes) + 1, dtype=np.int64)
-    np.cumsum([len(k) for k in key_bytes], out=key_off[1:])
     args = (
-        np.array(prog, dtype=np.int64).reshape(-1, 2),
-        np.frombuffer(b"".join(key_bytes), dtype=np.uint8),
-        key_off,
-        _stack(ints, n, np.int64),
-        _stack(int_ok, n, np.bool_),
-        _stack(floats, n, np.float64),
+        program.prog,
+        program.keys,
+        program.key_off,
+        ints,
+        int_ok,
+        floats,
         list_values,
         list_off,
         _stack([ok for _, _, ok in lists], n, np.bool_),
