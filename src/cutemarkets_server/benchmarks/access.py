@@ -40,7 +40,7 @@ from ..store.keys import KeyStore
 from ..store.lake import Lake
 from ..store.market import MarketStore
 from ..store.schemas import dataset
-from .harness import Timing, bench_market, interleaved, serve_in_thread, server_process, timing_table
+from .harness import Timing, bench_market, interleaved, serve_dir_over, serve_in_thread, server_process, timing_table
 
 ROW_GROUP = 8_192
 
@@ -113,10 +113,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     last, first = days[-1], days[0]
     middle = days[len(days) // 2]
     clock = FixedClock(et_ns(last + dt.timedelta(days=1), 10))
-    serve_dir = data_dir / "access-serve"
-    serve_dir.mkdir(parents=True, exist_ok=True)
-    if not (serve_dir / "lake").exists():
-        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    serve_dir = serve_dir_over(data_dir / "access-serve", root / "lake")
     app = create_app(Settings(data_dir=serve_dir), clock=clock)
 
     async def trivial() -> dict[str, str]:

@@ -38,7 +38,7 @@ from ..market.timestamps import et_ns
 from ..sim.build import build_market
 from ..store.keys import KeyStore
 from ..store.lake import Lake
-from .harness import serve_in_thread
+from .harness import serve_dir_over, serve_in_thread
 
 END = dt.date(2025, 12, 2)
 SESSIONS = 10
@@ -48,7 +48,7 @@ SWEEP_GRID = ["--grid", "range_minutes=5,10,15,30", "--grid", "fill_policy=cross
 
 
 def _market(data_dir: Path, console: Console) -> Path:
-    root = data_dir / "default-market"
+    root = (data_dir / "default-market").resolve()  # the commands run in a scratch directory
     if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
         console.print("building the default market for the backtest suite (first run only)…")
         build_market(root, seed=7, end=END, profile="default")
@@ -69,10 +69,7 @@ def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subpr
 def run(data_dir: Path, console: Console) -> dict[str, Any]:
     root = _market(data_dir, console)
     first, last = _sessions(root)
-    serve_dir = data_dir / "backtest-serve"
-    serve_dir.mkdir(parents=True, exist_ok=True)
-    if not (serve_dir / "lake").exists():
-        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    serve_dir = serve_dir_over(data_dir / "backtest-serve", root / "lake")
     app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))
     key, _ = KeyStore(serve_dir / "keys.sqlite").create("bench-backtest", "expert", ("options", "stocks"))
     server, base = serve_in_thread(app)

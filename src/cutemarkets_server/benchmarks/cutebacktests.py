@@ -23,7 +23,7 @@ from ..market.timestamps import et_ns
 from ..sim.build import build_market
 from ..store.keys import KeyStore
 from ..store.lake import Lake
-from .harness import serve_in_thread
+from .harness import serve_dir_over, serve_in_thread
 
 END = dt.date(2025, 12, 2)
 SESSIONS = 10
@@ -53,10 +53,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         console.print("building the default market (first run only)…")
         build_market(root, seed=7, end=END, profile="default")
     days = Lake(root / "lake").snapshot().days("option_quotes")[-SESSIONS:]
-    serve_dir = data_dir / "cutebacktests-serve"
-    serve_dir.mkdir(parents=True, exist_ok=True)
-    if not (serve_dir / "lake").exists():
-        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    serve_dir = serve_dir_over(data_dir / "cutebacktests-serve", root / "lake")
     app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))
     key, _ = KeyStore(serve_dir / "keys.sqlite").create("cutebacktests", "expert", ("options", "stocks"))
     access, counter = logging.getLogger("cutemarkets.access"), _Count()

@@ -29,7 +29,7 @@ from ..market.timestamps import et_ns
 from ..sim.build import build_market
 from ..store.keys import KeyStore
 from ..store.lake import Lake, sidecar_path
-from .harness import interleaved, rss_mb, serve_in_thread, server_process, timing_table
+from .harness import interleaved, rss_mb, serve_dir_over, serve_in_thread, server_process, timing_table
 
 TICK_DATASETS = (
     "option_trades",
@@ -92,10 +92,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     clock = FixedClock(et_ns(last + dt.timedelta(days=1), 10))
     servers, bases, keys = [], {}, {}
     for label, lake_dir in (("300 sessions", root / "lake"), ("30 sessions", small_root / "lake")):
-        serve_dir = data_dir / f"history-serve-{label.split()[0]}"
-        serve_dir.mkdir(parents=True, exist_ok=True)
-        if not (serve_dir / "lake").exists():
-            (serve_dir / "lake").symlink_to(lake_dir.resolve(), target_is_directory=True)
+        serve_dir = serve_dir_over(data_dir / f"history-serve-{label.split()[0]}", lake_dir)
         app = create_app(Settings(data_dir=serve_dir), clock=clock)
         keys[label], _ = KeyStore(serve_dir / "keys.sqlite").create("bench", "expert", ("options", "stocks"))
         server, bases[label] = serve_in_thread(app)

@@ -140,3 +140,15 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def serve_dir_over(serve_dir: Path, lake_dir: Path) -> Path:
+    """A data directory for a benchmark's server whose ``lake`` links to ``lake_dir`` (a link left pointing
+    at another market by an earlier version of the suite is replaced)."""
+    serve_dir.mkdir(parents=True, exist_ok=True)
+    link, target = serve_dir / "lake", lake_dir.resolve()
+    if link.is_symlink() and link.resolve() != target:
+        link.unlink()
+    if not link.exists():
+        link.symlink_to(target, target_is_directory=True)
+    return serve_dir

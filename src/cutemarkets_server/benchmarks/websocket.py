@@ -37,7 +37,7 @@ from ..store.lake import Lake
 from ..store.market import MarketStore
 from ..ws.config import StreamConfig
 from ..ws.serving import StreamingServer, server_config
-from .harness import bench_market, ensure_dir
+from .harness import bench_market, serve_dir_over
 
 SUBSCRIBERS = 100
 QUOTE_CONTRACTS = 1000
@@ -102,9 +102,7 @@ def _busiest_contracts(store: MarketStore, day: dt.date, n: int) -> list[str]:
 
 def run(data_dir: Path, console: Console) -> dict[str, Any]:
     root = bench_market(data_dir, console)
-    serve_dir = ensure_dir(data_dir / "bench-ws")
-    if not (serve_dir / "lake").exists():
-        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    serve_dir = serve_dir_over(data_dir / "bench-ws", root / "lake")
     day = Lake(serve_dir / "lake").snapshot().days("option_quotes")[-1]
     start = WINDOW[0]
     config = StreamConfig(mode="off", replay_day=day, replay_speed=None, replay_start=start, queue_frames=4096)

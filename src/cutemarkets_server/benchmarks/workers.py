@@ -29,7 +29,7 @@ from ..store.engine import DuckEngine
 from ..store.keys import KeyStore
 from ..store.lake import Lake
 from ..store.market import MarketStore
-from .options import bench_market
+from .harness import bench_market, serve_dir_over
 
 CLIENTS = 8
 SECONDS = 8.0
@@ -91,10 +91,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     root = bench_market(data_dir, console)
     lake = Lake(root / "lake")
     contract = MarketStore(lake, DuckEngine()).busiest_tickers("option_trades", "O:SPY", 1)[0][0]
-    serve_dir = data_dir / "workers-serve"
-    serve_dir.mkdir(parents=True, exist_ok=True)
-    if not (serve_dir / "lake").exists():
-        (serve_dir / "lake").symlink_to((root / "lake").resolve(), target_is_directory=True)
+    serve_dir = serve_dir_over(data_dir / "workers-serve", root / "lake")
     key, _ = KeyStore(serve_dir / "keys.sqlite").create("bench-workers", "expert", ("options", "stocks"))
     headers = {"Authorization": f"Bearer {key}"}
     route = f"/v1/options/trades/{contract}/"
