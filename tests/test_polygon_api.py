@@ -357,3 +357,22 @@ def test_a_reversed_range_is_an_empty_answer(http: httpx.Client, server: Running
     schema can state is not turned into an error the document could not announce)."""
     body = ok(http, server, f"/v2/aggs/ticker/SPY/range/1/day/{NEXT}/{DAY}")
     assert body["resultsCount"] == 0 and body["results"] == [] and "next_url" not in body
+
+
+def test_second_bars_built_from_trades_roll_up_to_the_stored_minute_bars(
+    http: httpx.Client, server: RunningServer, contract: str
+) -> None:
+    """Second bars are built from the trades when asked for; grouped by minute they give the minute bars the
+    ingest stored (open, close, high, low, volume and trade count)."""
+    seconds = ok(http, server, f"/v2/aggs/ticker/{contract}/range/1/second/{DAY}/{DAY}", limit=50000)
+    assert "next_url" not in seconds
+    minutes = ok(http, server, f"/v2/aggs/ticker/{contract}/range/1/minute/{DAY}/{DAY}", limit=50000)["results"]
+    by_minute: dict[int, list[dict[str, Any]]] = {}
+    for bar in seconds["results"]:
+        by_minute.setdefault(bar["t"] // 60_000 * 60_000, []).append(bar)
+    assert sorted(by_minute) == [m["t"] for m in minutes] and len(seconds["results"]) > len(minutes) > 10
+    for m in minutes:
+        group = by_minute[m["t"]]
+        assert group[0]["o"] == m["o"] and group[-1]["c"] == m["c"], m
+        assert max(b["h"] for b in group) == m["h"] and min(b["l"] for b in group) == m["l"], m
+        assert sum(b["v"] for b in group) == m["v"] and sum(b["n"] for b in group) == m["n"], m

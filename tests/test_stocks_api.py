@@ -973,3 +973,24 @@ def test_adjustment_never_uses_a_split_executed_after_the_horizon(
     assert adjusted and adjusted == raw
     later_adjusted = http.get(path, headers=h).json()["results"]
     assert later_adjusted[0]["c"] != adjusted[0]["c"]
+
+
+def test_session_bounds_are_the_exchange_calendars_sessions() -> None:
+    """The bounds bar labels are searched in: every XNYS session of two years, its open and close as
+    exchange_calendars gives them (early closes included), premarket from 04:00 and after hours to 20:00
+    (17:00 on early closes) ET, in time order."""
+    import exchange_calendars
+
+    from cutemarkets_server.market.calendar import xnys
+
+    first, last = dt.date(2024, 1, 1), dt.date(2025, 12, 31)
+    bounds = xnys().session_bounds(first, last)
+    oracle = exchange_calendars.get_calendar("XNYS")
+    sessions = oracle.sessions_in_range(first.isoformat(), last.isoformat())
+    assert len(bounds) == len(sessions) > 490
+    for row, session in zip(bounds.tolist(), sessions, strict=True):
+        day = session.date()
+        opens, closes = oracle.session_open(session).value, oracle.session_close(session).value
+        early = closes < et_ns(day, 16)
+        assert row == [et_ns(day, 4), opens, closes, et_ns(day, 17 if early else 20)], day
+    assert np.all(np.diff(bounds.ravel()) > 0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 import pyarrow as pa
 from fastapi import Request
@@ -30,11 +29,6 @@ def parse_range_bounds(frm: str, to: str) -> tuple[int, int, dt.date]:
     a = parse_instant("from", frm, integer_unit="ms")
     b = parse_instant("to", to, integer_unit="ms")
     return a.start_ns(), b.end_ns(), a.day if a.day is not None else et_date(a.ns)
-
-
-def builds_from_trades(params: dict[str, Any]) -> bool:
-    """Second bars are built from every trade of their range: work the page limit does not bound."""
-    return params.get("timespan") == "second"
 
 
 def aggs_range(

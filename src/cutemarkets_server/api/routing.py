@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 
 class Router(APIRouter):
@@ -25,21 +24,16 @@ class Router(APIRouter):
 Endpoint = Callable[..., Any]
 
 
-def on_loop(fn: Endpoint | None = None, *, unless: Callable[[dict[str, Any]], bool] | None = None) -> Any:
+def on_loop(endpoint: Endpoint) -> Endpoint:
     """Serve a quick synchronous endpoint on the event loop instead of a worker thread.
 
     For an answer whose work is bounded by its page limit and is mostly in warm caches (a tick page, bars),
     the hop to a worker thread and back costs 0.3-0.5 ms, a quarter of the answer; the work holds the GIL
-    either way. ``unless(kwargs)`` names the requests whose work is not bounded (they go to a thread).
+    either way.
     """
 
-    def wrap(endpoint: Endpoint) -> Endpoint:
-        @functools.wraps(endpoint)
-        async def run(*args: Any, **kwargs: Any) -> Any:
-            if unless is not None and unless(kwargs):
-                return await run_in_threadpool(endpoint, *args, **kwargs)
-            return endpoint(*args, **kwargs)
+    @functools.wraps(endpoint)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return endpoint(*args, **kwargs)
 
-        return run
-
-    return wrap(fn) if fn is not None else wrap
+    return run

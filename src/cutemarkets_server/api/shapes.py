@@ -133,6 +133,8 @@ def _rows(keys: list[str], cols: list[list[Any]]) -> list[dict[str, Any]]:
 def rows_json(spec: Spec, table: pa.Table) -> orjson.Fragment:
     """The JSON array ``shape_rows`` would give, written by one compiled pass over the columns
     (:mod:`.rowjson`); row by row when a column is of a kind that pass does not write."""
+    if table.num_columns and table.column(0).num_chunks > 1:  # a page of several days: one buffer per column
+        table = table.combine_chunks()
     written = rows_bytes(spec, {col: table[col] for _, col, kind in spec if kind != "empty"}, table.num_rows)
     if written is None:
         return orjson.Fragment(orjson.dumps(shape_rows(spec, table)))

@@ -12,8 +12,12 @@ import datetime as dt
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .timestamps import et_date, et_ns
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CALENDAR_START = dt.date(2005, 1, 1)
 CALENDAR_END = dt.date(2035, 12, 31)
@@ -62,6 +66,7 @@ class MarketCalendar:
         self._close = list(closes)
         self.start = start
         self.end = end
+        self._bounds: np.ndarray | None = None
 
     def table(self) -> SessionTable:
         """The sessions as plain values (what ``table=`` accepts)."""
@@ -91,6 +96,23 @@ class MarketCalendar:
             after_hours_close_ns=et_ns(day, 17 if early else 20),
             early_close=early,
         )
+
+    def session_bounds(self, first: dt.date, last: dt.date) -> np.ndarray:
+        """Rows of (premarket open, open, close, after-hours close) in UTC ns, one per session in
+        [first, last], in time order (worked out once for the whole calendar)."""
+        import numpy as np  # here, not at the top: a backtest command imports the calendar before numpy
+
+        if self._bounds is None:
+            self._bounds = np.array(
+                [
+                    (h.premarket_open_ns, h.open_ns, h.close_ns, h.after_hours_close_ns)
+                    for h in (self.hours(d) for d in self._days)
+                ],
+                dtype=np.int64,
+            ).reshape(-1, 4)
+        lo = bisect.bisect_left(self._days, first)
+        hi = bisect.bisect_right(self._days, last)
+        return self._bounds[lo:hi]
 
     def sessions_in_range(self, first: dt.date, last: dt.date) -> list[dt.date]:
         """Trading days d with first <= d <= last."""

@@ -460,13 +460,7 @@ def window_sessions(calendar: MarketCalendar, starts_ns: np.ndarray, width_ns: i
     # The sessions' bounds in time order: premarket open, open, close, after-hours close, then the next
     # session's. The number of bounds at or before an instant, modulo 4, is its label's index.
     first, last = et_date(int(starts.min())), et_date(int(ends.max()))
-    bounds: list[int] = []
-    for k in range((last - first).days + 1):
-        d = first + dt.timedelta(days=k)
-        if calendar.is_session(d):
-            h = calendar.hours(d)
-            bounds += (h.premarket_open_ns, h.open_ns, h.close_ns, h.after_hours_close_ns)
-    flat = np.array(bounds, dtype=np.int64)
+    flat = calendar.session_bounds(first, last).ravel()
 
     def labels(ns: np.ndarray) -> np.ndarray:
         """0 outside a session, 1 premarket, 2 regular, 3 after hours."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
-from ..aggregates import V1_TIMESPANS, aggs_range, builds_from_trades, open_close, previous_day
+from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes
@@ -22,7 +22,7 @@ router = Router(tags=["options"])
     response_class=JSONBytes,
     responses=ok_body("Aggregates"),
 )
-@on_loop(unless=builds_from_trades)
+@on_loop
 def aggs(
     request: Request,
     options_ticker: str = q.option_ticker(),

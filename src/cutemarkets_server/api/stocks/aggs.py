@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from ...market.bars import INTRADAY, Bars
 from ...market.calendar import MarketCalendar
 from ...services.stocks import SESSION_LABELS, StockMarket, window_sessions
-from ..aggregates import V1_TIMESPANS, aggs_range, builds_from_trades, open_close, previous_day
+from ..aggregates import V1_TIMESPANS, aggs_range, open_close, previous_day
 from ..auth import Caller
 from ..deps import ApiContext, caller, context
 from ..envelope import JSONBytes, ok
@@ -91,7 +91,7 @@ def prev(
     response_class=JSONBytes,
     responses=ok_body("Aggregates"),
 )
-@on_loop(unless=builds_from_trades)
+@on_loop
 def aggs(
     request: Request,
     stocksTicker: str = q.stock_ticker(),
