@@ -190,7 +190,7 @@ def test_multi_leg_packages_fill_all_legs_at_one_instant_or_none(lake: LakeSourc
     # Each wing is the quoted strike nearest 10 dollars away: within one strike step (2.5 out there) of it.
     assert abs(strikes[1] - strikes[0] - 10) <= 2.5 and abs(strikes[3] - strikes[2] - 10) <= 2.5
 
-    tight = Execution(max_spread=0.001)
+    tight = Execution(max_spread=0.001, stale_quote_ms=600_000)
     bad = run_backtest(RunSpec("iron_condor", "SPY", D1, D2, execution=tight), lake, None)
     assert bad.result.trades == []
     legs = [f for f in bad.result.fills if f.decision_id == 1]
