@@ -127,6 +127,12 @@ def test_decimal_prices_and_any_integer_take_the_compiled_pass(prices: list[floa
         assert row["p"] == price and isinstance(row["p"], int) == float(price).is_integer()
 
 
+def test_labels_that_are_all_missing_are_left_out() -> None:
+    labels = pa.array([None, None], pa.string()).dictionary_encode()  # an empty dictionary
+    written = rows_bytes((("session", "s", "opt_str"), ("t", "t", "int")), {"s": labels, "t": np.arange(2)}, 2)
+    assert written is not None and orjson.loads(written) == [{"t": 0}, {"t": 1}]
+
+
 def test_a_float_without_a_short_decimal_form_falls_back_to_row_by_row() -> None:
     columns = {"p": np.array([0.1 + 0.2, 1e-300])}
     assert rows_bytes((("p", "p", "num"),), columns, 2) is None

@@ -180,7 +180,7 @@ def compact(
         typer.Option(
             "--ticks/--no-ticks",
             envvar="CUTEMARKETS_PACK_TICKS",
-            help="Pack trades and quotes by month too: faster pages across many days, twice their disk.",
+            help="Pack quotes by month too (trades always are): faster pages across many days, twice their disk.",
         ),
     ] = False,
 ) -> None:

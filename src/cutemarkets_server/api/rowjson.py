@@ -49,7 +49,7 @@ _U10 = np.array([10**k for k in range(20)], dtype=np.uint64)
 
 @njit(cache=True, inline="always")
 def _put_uint(out: np.ndarray, pos: int, u: np.uint64) -> int:
-    digits = 1
+    digits = 17 if u >= _U10[16] else 9 if u >= _U10[8] else 1  # nanosecond stamps have 19 digits
     while digits < 20 and u >= _U10[digits]:
         digits += 1
     i = pos + digits
@@ -338,6 +338,9 @@ def _strings(values: Column) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         if found is None or a.dictionary.null_count or not pa.types.is_integer(a.indices.type):
             return None
         data, lo, hi, _ = found
+        if len(lo) == 0:  # an empty dictionary: every row is null
+            nothing = np.zeros(len(a), dtype=np.int64)
+            return data, nothing, nothing, _valid(a)
         codes = a.indices.fill_null(0).to_numpy().astype(np.intp) if a.null_count else a.indices.to_numpy()
         return data, lo[codes], hi[codes], _valid(a)
     if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
@@ -360,12 +363,10 @@ def _stack(rows: list[np.ndarray], n: int, dtype: Any) -> np.ndarray:
 Spec = Sequence[tuple[str, str, str]]
 
 
-def rows_bytes(
-    spec: Spec, columns: Mapping[str, Column], n: int, *, raw: Mapping[str, bytes] | None = None
-) -> bytes | None:
+def rows_bytes(spec: Spec, columns: Mapping[str, Column], n: int) -> bytes | None:
     """The JSON array of ``n`` objects with the fields of ``spec`` — ``(key, column, kind)`` as in
-    :mod:`.shapes` — from ``columns`` (Arrow or numpy, ``n`` long). ``raw`` gives ready JSON values of
-    fields whose kind is ``raw`` (the same in every row). None when some column cannot be written here."""
+    :mod:`.shapes` — from ``columns`` (Arrow or numpy, ``n`` long). None when some column cannot be
+    written here."""
     if n == 0:
         return b"[]"
     prog: list[tuple[int, int]] = []
@@ -379,13 +380,12 @@ def rows_bytes(
     # the key and the longest value of its kind.
     width = 2 + 3 * n
     for key, col, kind_name in spec:
-        kind = RAW if kind_name == "raw" else _KINDS[kind_name]
+        kind = _KINDS[kind_name]
         prefix = orjson.dumps(key) + b":"
-        if kind == RAW:
-            value = b'""' if kind_name == "empty" else (raw or {})[key]
-            key_bytes.append(prefix + value)
+        if kind == RAW:  # the same text in every row: written with the key
+            key_bytes.append(prefix + b'""')
             prog.append((RAW, 0))
-            width += n * (1 + len(prefix) + len(value))
+            width += n * (1 + len(prefix) + 2)
             continue
         key_bytes.append(prefix)
         values = columns[col]

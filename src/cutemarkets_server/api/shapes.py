@@ -231,22 +231,18 @@ def bar_rows(
         "vw": np.round(bars.vwap, 4),
     }
     spec: Spec = BAR
-    raw: dict[str, bytes] = {}
-    if ticker is not None:
-        raw["T"] = orjson.dumps(ticker)
-        spec = (("T", "T", "raw"), *spec)
+    if ticker is not None:  # one label for every row
+        cols["T"] = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int8)), pa.array([ticker]))
+        spec = (("T", "T", "str"), *spec)
     if session is not None:
         cols["session"] = session[::-1] if descending else session
         spec = (*spec, ("session", "session", "opt_str"))
     if descending:
         cols = {k: v[::-1] if isinstance(v, np.ndarray) else v for k, v in cols.items()}
-    written = rows_bytes(spec, cols, n, raw=raw)
-    if written is not None:
-        return orjson.Fragment(written)
-    if ticker is not None:
-        cols["T"] = pa.array([ticker] * n, pa.string())
-        spec = (("T", "T", "str"), *BAR, *spec[len(BAR) + 1 :])
-    return orjson.Fragment(orjson.dumps(shape_rows(spec, pa.table(cols))))
+    written = rows_bytes(spec, cols, n)
+    if written is None:
+        return orjson.Fragment(orjson.dumps(shape_rows(spec, pa.table(cols))))
+    return orjson.Fragment(written)
 
 
 def contract_row(c: dict[str, Any]) -> dict[str, Any]:

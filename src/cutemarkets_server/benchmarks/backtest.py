@@ -35,24 +35,15 @@ from ..app import create_app
 from ..clock import FixedClock
 from ..config import Settings
 from ..market.timestamps import et_ns
-from ..sim.build import build_market
 from ..store.keys import KeyStore
 from ..store.lake import Lake
-from .harness import serve_dir_over, serve_in_thread
+from .harness import DEFAULT_MARKET_END, default_market, serve_dir_over, serve_in_thread
 
-END = dt.date(2025, 12, 2)
+END = DEFAULT_MARKET_END
 SESSIONS = 10
 TARGET_SPEEDUP = 50.0
 ROUNDS = int(os.environ.get("CUTEMARKETS_BENCH_BACKTEST_ROUNDS", "7"))
 SWEEP_GRID = ["--grid", "range_minutes=5,10,15,30", "--grid", "fill_policy=cross_spread,mid_fraction"]
-
-
-def _market(data_dir: Path, console: Console) -> Path:
-    root = (data_dir / "default-market").resolve()  # the commands run in a scratch directory
-    if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
-        console.print("building the default market for the backtest suite (first run only)…")
-        build_market(root, seed=7, end=END, profile="default")
-    return root
 
 
 def _sessions(root: Path) -> tuple[str, str]:
@@ -67,7 +58,7 @@ def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subpr
 
 
 def run(data_dir: Path, console: Console) -> dict[str, Any]:
-    root = _market(data_dir, console)
+    root = default_market(data_dir, console)  # absolute: the commands run in a scratch directory
     first, last = _sessions(root)
     serve_dir = serve_dir_over(data_dir / "backtest-serve", root / "lake")
     app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))

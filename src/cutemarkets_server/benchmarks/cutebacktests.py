@@ -20,12 +20,11 @@ from ..app import create_app
 from ..clock import FixedClock
 from ..config import Settings
 from ..market.timestamps import et_ns
-from ..sim.build import build_market
 from ..store.keys import KeyStore
 from ..store.lake import Lake
-from .harness import serve_dir_over, serve_in_thread
+from .harness import DEFAULT_MARKET_END, default_market, serve_dir_over, serve_in_thread
 
-END = dt.date(2025, 12, 2)
+END = DEFAULT_MARKET_END
 SESSIONS = 10
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "run_cutebacktests.py"
 
@@ -48,10 +47,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     if not SCRIPT.exists():
         console.print(f"{SCRIPT} not found (run from a source checkout): skipped")
         return {"skipped": "no source checkout"}
-    root = data_dir / "default-market"
-    if not (root / "lake" / "manifest.sqlite").exists() or not Lake(root / "lake").snapshot().days("option_quotes"):
-        console.print("building the default market (first run only)…")
-        build_market(root, seed=7, end=END, profile="default")
+    root = default_market(data_dir, console)
     days = Lake(root / "lake").snapshot().days("option_quotes")[-SESSIONS:]
     serve_dir = serve_dir_over(data_dir / "cutebacktests-serve", root / "lake")
     app = create_app(Settings(data_dir=serve_dir), clock=FixedClock(et_ns(END + dt.timedelta(days=1), 10)))

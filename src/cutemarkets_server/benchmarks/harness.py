@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 import statistics
 import subprocess
@@ -101,6 +102,22 @@ def bench_market(data_dir: Path, console: Console) -> Path:
     if not (manifest.exists() and Lake(root / "lake").snapshot().days("option_quotes")):
         console.print("building the bench-profile market (first run only)…")
         build_market(root, seed=7, profile="bench")
+    return root
+
+
+DEFAULT_MARKET_END = dt.date(2025, 12, 2)
+
+
+def default_market(data_dir: Path, console: Console) -> Path:
+    """The default built-in market (seed 7, ending ``DEFAULT_MARKET_END``) under ``data_dir``, as an absolute
+    path (built once; about two minutes). The cutebacktests and backtest suites share it."""
+    from ..sim.build import build_market
+    from ..store.lake import Lake
+
+    root = (data_dir / "default-market").resolve()
+    if not ((root / "lake" / "manifest.sqlite").exists() and Lake(root / "lake").snapshot().days("option_quotes")):
+        console.print("building the default market (first run only)…")
+        build_market(root, seed=7, end=DEFAULT_MARKET_END, profile="default")
     return root
 
 

@@ -66,7 +66,7 @@ class MarketCalendar:
         self._close = list(closes)
         self.start = start
         self.end = end
-        self._bounds: np.ndarray | None = None
+        self._bounds: dict[int, np.ndarray] = {}  # session bounds by calendar year
 
     def table(self) -> SessionTable:
         """The sessions as plain values (what ``table=`` accepts)."""
@@ -99,20 +99,23 @@ class MarketCalendar:
 
     def session_bounds(self, first: dt.date, last: dt.date) -> np.ndarray:
         """Rows of (premarket open, open, close, after-hours close) in UTC ns, one per session in
-        [first, last], in time order (worked out once for the whole calendar)."""
+        [first, last], in time order (worked out once per calendar year asked for)."""
         import numpy as np  # here, not at the top: a backtest command imports the calendar before numpy
 
-        if self._bounds is None:
-            self._bounds = np.array(
-                [
-                    (h.premarket_open_ns, h.open_ns, h.close_ns, h.after_hours_close_ns)
-                    for h in (self.hours(d) for d in self._days)
-                ],
-                dtype=np.int64,
-            ).reshape(-1, 4)
-        lo = bisect.bisect_left(self._days, first)
-        hi = bisect.bisect_right(self._days, last)
-        return self._bounds[lo:hi]
+        years = []
+        for year in range(first.year, last.year + 1):
+            if year not in self._bounds:
+                days = self.sessions_in_range(dt.date(year, 1, 1), dt.date(year, 12, 31))
+                rows = [
+                    (h.premarket_open_ns, h.open_ns, h.close_ns, h.after_hours_close_ns) for h in map(self.hours, days)
+                ]
+                self._bounds[year] = np.array(rows, dtype=np.int64).reshape(-1, 4)
+            years.append(self._bounds[year])
+        whole = np.concatenate(years) if len(years) > 1 else years[0]
+        year_start = bisect.bisect_left(self._days, dt.date(first.year, 1, 1))
+        lo = bisect.bisect_left(self._days, first) - year_start
+        hi = bisect.bisect_right(self._days, last) - year_start
+        return whole[lo:hi]
 
     def sessions_in_range(self, first: dt.date, last: dt.date) -> list[dt.date]:
         """Trading days d with first <= d <= last."""

@@ -67,6 +67,11 @@ def _select(bars: Bars, mask: np.ndarray) -> Bars:
     return Bars(*(getattr(bars, f)[mask] for f in Bars.__dataclass_fields__))
 
 
+def _slice(bars: Bars, lo: int, hi: int) -> Bars:
+    """Bars ``lo`` to ``hi`` (views, not copies)."""
+    return Bars(*(getattr(bars, f)[lo:hi] for f in Bars.__dataclass_fields__))
+
+
 class BarService:
     def __init__(self, store: MarketStore, reference: ReferenceData, calendar: MarketCalendar) -> None:
         self.store = store
@@ -184,13 +189,13 @@ class BarService:
 
         resume: tuple[int, int] | None = None
         if len(base) > limit:
-            keep = np.arange(len(base)) >= len(base) - limit if descending else np.arange(len(base)) < limit
-            page = _select(base, keep)
+            page = _slice(base, len(base) - limit, len(base)) if descending else _slice(base, 0, limit)
             starts = buckets(page)
             edge = int(starts[0] if descending else starts[-1])
-            whole = starts != edge
+            whole = starts != edge  # the edge window's bars are at the page's end (its start, descending)
             if whole.any():
-                page = _select(page, whole)
+                kept = int(whole.sum())
+                page = _slice(page, limit - kept, limit) if descending else _slice(page, 0, kept)
                 if descending:
                     edge = int(page.window_start[0])  # continue below the oldest whole window kept
             else:

@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -41,8 +42,7 @@ class Position:
     skip: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Span:
+class _Span(NamedTuple):
     file: str
     start: int
     stop: int
@@ -130,7 +130,7 @@ class MarketStore:
             cut = [i for i, r in enumerate(keep) if r.max_ts is None or r.max_ts >= hi]
             if cut:
                 stop[cut] = first[cut] + self._counts_below(name, [keep[i] for i in cut], hi)
-        return [_Span(r.file, int(a), int(b)) for r, a, b in zip(keep, start, stop, strict=True) if b > a]
+        return [_Span(r.file, a, b) for r, a, b in zip(keep, start.tolist(), stop.tolist(), strict=True) if b > a]
 
     @staticmethod
     def _day_bounds(lo: int | None, hi: int | None) -> tuple[dt.date | None, dt.date | None]:
@@ -357,7 +357,9 @@ class MarketStore:
         if lo >= hi or not tickers:
             return dataset(name).schema.empty_table()
         first, last = self._day_bounds(lo, hi)
-        runs = self.lake.runs(self.snapshot(), name, tickers, first, last, packed=True)
+        # Many tickers on one day (a chain's trades so far) sit together in the day file; one ticker over many
+        # days, in its pack.
+        runs = self.lake.runs(self.snapshot(), name, tickers, first, last, packed=first != last)
         return self._read(name, self._trim(name, runs, lo, hi))
 
     # -- bars ------------------------------------------------------------------------------------

@@ -27,7 +27,10 @@ class Dataset:
     row_group_size: int = 65_536
     description: str = ""
     keeps_last: bool = False  # day files get a sidecar with each ticker's last row (point-in-time state)
-    pack_period: str | None = None  # "month" | "year": kept in sorted packs too (ticks only when asked)
+    pack_period: str | None = None  # "month" | "year": kept in sorted packs too
+    # Tick datasets are packed only when asked (they double their disk), except sparse ones: a busy contract's
+    # 1,000 trades span weeks of day files, its 1,000 quotes a few minutes of one.
+    packed_by_default: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -62,6 +65,7 @@ STOCK_TRADES = Dataset(
     row_group_size=TICK_ROW_GROUP,
     keeps_last=True,
     pack_period="month",
+    packed_by_default=True,
     description="SIP stock trades (ns timestamps, Polygon condition ids)",
 )
 
@@ -113,6 +117,7 @@ OPTION_TRADES = Dataset(
     row_group_size=TICK_ROW_GROUP,
     keeps_last=True,
     pack_period="month",
+    packed_by_default=True,
     description="OPRA option trades",
 )
 
