@@ -9,9 +9,12 @@ by two environment variables:
 Example (the test market of ``cutemarkets demo --profile test --end 2025-12-02``):
 
     export CUTEMARKETS_BASE_URL=http://127.0.0.1:8000 CUTEMARKETS_API_KEY=cm_...
-    python scripts/run_cutebacktests.py --ticker SPY --start 2025-11-20 --end 2025-12-02
+    python scripts/run_cutebacktests.py --ticker SPY --start 2025-11-20 --end 2025-11-26
 
-The dates must lie in the market's tick sessions (minute bars, option chains and quotes). The run uses
+The dates must lie in the market's tick sessions (minute bars, option chains and quotes). cutebacktests
+takes every session as 09:30-16:00 ET: on an early close (2025-11-28) it runs on the after-hours stock bars
+and plans exits after the options' 13:00 close, where there is no option bar, and rejects the attempt
+(``entry_or_exit_bar_missing``); choose a window without one. The run uses
 ``--option-mode historical`` (no synthetic proxy trades hide missing data) and no relative-volume filter
 (its 112-day minute-bar history is absent from small markets). The full result is written to
 ``WORKDIR/result.json`` and cutebacktests' own database to ``WORKDIR/data/``. The exit status is 1 when

@@ -176,16 +176,21 @@ def test_the_lake_and_our_server_give_identical_results(orb_run: Path, server: R
 
 
 def test_multi_leg_packages_fill_all_legs_at_one_instant_or_none(lake: LakeSource, tmp_path: Path) -> None:
-    ok = run_backtest(RunSpec("iron_condor", "SPY", D1, D2), lake, tmp_path / "ok", created_at=FIXED_CREATED)
+    # The wings are far out of the money and quoted seldom: allow a long wait for their first quote.
+    patient = Execution(stale_quote_ms=600_000)
+    ok = run_backtest(
+        RunSpec("iron_condor", "SPY", D1, D2, execution=patient), lake, tmp_path / "ok", created_at=FIXED_CREATED
+    )
     legs = [f for f in ok.result.fills if f.decision_id == 1]
     assert len(legs) == 4 and all(f.fill_price is not None for f in legs)
     assert len({f.fill_timestamp for f in legs}) == 1
     assert max(f.next_quote_timestamp for f in legs) == legs[0].fill_timestamp
     assert sorted(f.side for f in legs) == ["buy", "buy", "sell", "sell"]
     strikes = sorted(float(f.contract[-8:]) / 1000 for f in legs)
-    assert strikes[1] - strikes[0] == pytest.approx(10) and strikes[3] - strikes[2] == pytest.approx(10)
+    # Each wing is the quoted strike nearest 10 dollars away: within one strike step (2.5 out there) of it.
+    assert abs(strikes[1] - strikes[0] - 10) <= 2.5 and abs(strikes[3] - strikes[2] - 10) <= 2.5
 
-    tight = Execution(max_spread=0.001)
+    tight = Execution(max_spread=0.001, stale_quote_ms=600_000)
     bad = run_backtest(RunSpec("iron_condor", "SPY", D1, D2, execution=tight), lake, None)
     assert bad.result.trades == []
     legs = [f for f in bad.result.fills if f.decision_id == 1]
@@ -348,7 +353,7 @@ def test_premium_exits_are_proven_by_a_quote_after_entry(orb_run: Path, market_d
 
 
 def test_short_positions_need_the_cash_to_cover_their_settlement(lake: LakeSource) -> None:
-    poor = Execution(initial_cash=5_000.0)
+    poor = Execution(initial_cash=5_000.0, stale_quote_ms=600_000)  # a quote comes; the cash does not
     naked = run_backtest(RunSpec("short_put", "SPY", D1, D1, execution=poor), lake, None)
     (d,) = naked.result.decisions
     assert d.reject_reason == "insufficient_cash" and naked.result.trades == []

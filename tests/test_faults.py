@@ -3,6 +3,7 @@ envelope, reported by /v1/status/), and errors never break a keep-alive connecti
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import socket
@@ -19,6 +20,7 @@ from cutemarkets_server.clock import FixedClock
 from cutemarkets_server.store.lake import Lake
 
 from conftest import TEST_NOW_NS, auth, start_server
+from lakeread import query
 
 DAY = "2025-12-02"
 
@@ -142,6 +144,8 @@ def test_errors_keep_the_connection_and_are_logged_with_their_status(
     # A route that fails with an unexpected exception stands in for any bug in a handler.
     app.add_api_route("/v1/stocks/broken/", broken)
     key = _key(data_dir, "free")
+    traded = query(data_dir / "lake", "option_trades", "ticker LIKE 'O:SPY%'", days=[dt.date.fromisoformat(DAY)])
+    contract = traded[0]["ticker"]  # a contract with trades on DAY, whose file goes missing next
     _day_file(data_dir, "option_trades").unlink()
     host, port = base.removeprefix("http://").split(":")
     with caplog.at_level(logging.INFO, logger="cutemarkets"), socket.create_connection((host, int(port))) as sock:
@@ -153,7 +157,7 @@ def test_errors_keep_the_connection_and_are_logged_with_their_status(
         assert headers["x-request-id"] == err["request_id"]
         # A fault is not charged to the caller's quota.
         assert headers["x-ratelimit-remaining-minute"] == "10"
-        status, headers, body = _raw_get(sock, f"/v1/options/trades/O:SPY251219C00650000/?timestamp={DAY}", key)
+        status, headers, body = _raw_get(sock, f"/v1/options/trades/{contract}/?timestamp={DAY}", key)
         assert status == 503 and headers.get("connection", "").lower() != "close"
         # The same connection goes on serving.
         status, headers, _ = _raw_get(sock, "/v1/tickers/search/?query=SP", key)

@@ -76,9 +76,27 @@ def test_option_trades_map_price_size_time_exchange_and_sequence(imported: tuple
         assert without(mine[day], *absent).equals(without(theirs[day], *absent)), day
         assert mine[day]["conditions"].to_pylist() == [[]] * mine[day].num_rows
     for name in ("option_day_aggs", "option_minute_aggs"):  # every OPRA condition of the test market counts
+        # bars are derived from the trades: the days that have them, byte for byte, and no others
         assert {d: m[2] for (n, d), m in manifest(data_dir).items() if n == name} == {
-            d: m[2] for (n, d), m in manifest(market_dir).items() if n == name
+            d: m[2] for (n, d), m in manifest(market_dir).items() if n == name and d in theirs
         }
+
+
+def test_days_before_the_tick_window_carry_definitions_and_statistics_and_no_bars(
+    dbn_dir: Path, imported: tuple, market_dir: Path
+) -> None:
+    """The option history's days are exported as definitions and statistics (their round trip is checked
+    above); DBN has no bars the importer takes (OHLCV files are refused) and no trades to derive them from."""
+    data_dir, _ = imported
+    tick_days = set(partitions(market_dir, "option_trades"))
+    history = sorted(set(partitions(market_dir, "option_open_interest")) - tick_days)
+    assert len(history) > len(tick_days) > 0
+    for day in history:
+        names = {p.name for p in (dbn_dir / "OPRA.PILLAR").glob(f"{day.isoformat()}.*")}
+        assert names == {f"{day.isoformat()}.{s}.dbn.zst" for s in ("definition", "statistics")}, day
+    mine = manifest(data_dir)
+    assert {d for n, d in mine if n == "option_open_interest"} >= set(history)
+    assert {d for n, d in mine if n == "option_day_aggs"} == tick_days
 
 
 def test_cmbp1_quotes_are_the_nbbo_without_sequence_numbers(imported: tuple, market_dir: Path) -> None:

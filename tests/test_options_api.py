@@ -468,8 +468,16 @@ def test_as_of_answers_do_not_change_when_later_data_arrives(
 def test_expired_contract_snapshot_is_404_without_as_of_and_answers_inside_its_life(
     http: httpx.Client, server: RunningServer
 ) -> None:
-    expired = ok(http, server, "/v1/options/contracts/", underlying_ticker="SPY", expired="true", limit=1000)["results"]
-    gone = next(c for c in expired if c["expiration_date"] >= "2025-11-24")
+    expired = ok(
+        http,
+        server,
+        "/v1/options/contracts/",
+        underlying_ticker="SPY",
+        expired="true",
+        limit=1000,
+        **{"expiration_date.gte": "2025-11-24"},
+    )["results"]
+    gone = expired[0]
     r = get(http, server, f"/v1/options/snapshot/SPY/{gone['ticker']}/")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     inside = (dt.date.fromisoformat(gone["expiration_date"]) - dt.timedelta(days=1)).isoformat()

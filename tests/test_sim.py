@@ -284,7 +284,7 @@ def test_chains_are_coherent_across_strikes(tiny_dir: Path) -> None:
         assert row is not None and row[0] > 200, (hour, row)
         pairs += row[0]
         crossed += row[1]
-        assert row[1] <= max(2, 0.01 * row[0]), (hour, row)
+        assert row[1] <= max(2, 0.012 * row[0]), (hour, row)
     assert crossed <= 0.005 * pairs, (crossed, pairs)
 
 
@@ -458,7 +458,10 @@ def test_open_interest_reports_the_previous_session(db: duckdb.DuckDBPyConnectio
         "min(reported_timestamp), max(reported_timestamp), count(*), sum(open_interest) FROM option_open_interest "
         "GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    assert [r[0] for r in rows] == [dt.date.fromisoformat(d) for d in meta["tick_days"]]
+    # The focus underlying has open interest on every daily session too (option history).
+    first = dt.date.fromisoformat(meta["option_days"]["first"])
+    assert [r[0] for r in rows] == cal.sessions_in_range(first, dt.date.fromisoformat(meta["tick_days"][-1]))
+    assert meta["option_days"]["count"] == meta["daily_days"]["count"] + len(meta["tick_days"])
     for day, trading_date, lo, hi, n, total in rows:
         assert trading_date == cal.previous_session(day)
         assert lo == hi == et_ns(day, 6, 30)

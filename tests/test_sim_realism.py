@@ -53,7 +53,7 @@ def test_same_day_expirations_carry_about_half_of_the_volume(db: duckdb.DuckDBPy
         WHERE c.underlying_ticker = 'SPY' GROUP BY 1 ORDER BY 1
         """
     ).fetchall()
-    assert len(rows) == 8
+    assert len(rows) > 80  # the tick window and the daily sessions before it
     same_day, total = np.array([r[1:] for r in rows], dtype=float).T
     assert 0.35 < same_day.sum() / total.sum() < 0.75
     assert np.all(same_day / total > 0.2)
@@ -84,10 +84,11 @@ def test_short_dated_at_the_money_contracts_trade_thousands_and_hold_thousands_o
     ).fetchall()
     dte, volume, oi = np.array(rows, dtype=float).T
     assert np.median(volume[dte == 0]) > 1_000
-    # Open interest builds up over a contract's life: monthly and weekly contracts near the money hold
-    # thousands to tens of thousands; across the chain it is highest near the money (test_sim).
-    assert oi[(dte >= 7) & (dte <= 45)].max() > 10_000
-    assert np.median(oi[(dte >= 7) & (dte <= 45)]) > 1_000
+    # Open interest builds up from the volume over a contract's life (highest near the money, test_sim).
+    # The test profile prints about 20 times fewer trades than the default one, so its figures are
+    # correspondingly smaller; bench/RESULTS.md has the default market's.
+    assert oi[(dte >= 7) & (dte <= 45)].max() > 1_000
+    assert np.median(oi[(dte >= 7) & (dte <= 45)]) > 30
 
 
 def test_near_the_money_quotes_update_often_and_every_minute(
@@ -125,13 +126,18 @@ def test_term_structure_slopes_upward_on_most_days(market_dir: Path) -> None:
     sessions = [dt.date(2000, 1, 3) + dt.timedelta(days=i) for i in range(6_000)]
     inverted = []
     for seed in (1, 2, 3):
-        variance = build_skeleton(seed, spec("SPY"), sessions, sessions[0]).variance
-        iv30 = atm_vol(state.params, variance, 30 / 365)
-        iv91 = atm_vol(state.params, variance, 91 / 365)
+        skeleton = build_skeleton(seed, spec("SPY"), sessions, sessions[0])
+        variance, slow = skeleton.variance, skeleton.slow_variance
+        iv30 = atm_vol(state.params, variance, slow, 30 / 365)
+        iv91 = atm_vol(state.params, variance, slow, 91 / 365)
         inverted.append(np.mean(iv30 > iv91))
         # The inverted days are the stressed ones.
         assert np.median(variance[iv30 > iv91]) > 2 * np.median(variance[iv30 <= iv91])
-    assert 0.03 < np.mean(inverted) < 0.2, inverted
+        # Inversions are short spells: in most 20-session windows at most one session is inverted.
+        windows = np.convolve(iv30 > iv91, np.ones(20, dtype=int), "valid")
+        assert np.mean(windows >= 2) < 0.25
+    # Real markets: 30-day above 91-day on under a tenth of days.
+    assert 0.02 < np.mean(inverted) < 0.1, inverted
 
 
 def test_the_official_scanner_finds_contracts(http: object, server: object) -> None:
@@ -150,4 +156,60 @@ def test_the_official_scanner_finds_contracts(http: object, server: object) -> N
     rows = resp.json()["results"]
     hits = [r for r in rows if (r.get("open_interest") or 0) >= 100 and (r.get("day") or {}).get("volume", 0) >= 25]
     assert len(hits) >= 10
-    assert max(r["open_interest"] for r in hits) > 5_000
+    assert max(r["open_interest"] for r in hits) > 200
+
+
+def test_every_session_has_contracts_daily_bars_and_open_interest(
+    db: duckdb.DuckDBPyConnection, market_dir: Path, tick_days: list[dt.date]
+) -> None:
+    """Point-in-time questions about any session of the market's year have answers for the focus underlying:
+    listed contracts, open interest each morning and daily option bars, before the tick window too."""
+    meta = json.loads(Lake(market_dir / "lake").get_meta("market") or "{}")
+    first = dt.date.fromisoformat(meta["option_days"]["underlyings"]["SPY"])
+    sessions = xnys().sessions_in_range(first, tick_days[-1])
+    assert len(sessions) == meta["daily_days"]["count"] + len(tick_days)
+    rows = db.execute(
+        """
+        WITH oi AS (
+               SELECT CAST(regexp_extract(filename, '(\\d{4}-\\d{2}-\\d{2})', 1) AS DATE) AS day, count(*) AS n,
+                      sum(open_interest) AS total
+               FROM option_open_interest WHERE ticker LIKE 'O:SPY%' GROUP BY 1),
+             bars AS (
+               SELECT et_day(window_start) AS day, count(*) AS n, sum(volume) AS volume
+               FROM option_day_aggs WHERE ticker LIKE 'O:SPY%' GROUP BY 1)
+        SELECT oi.day, oi.n, oi.total, bars.n, bars.volume FROM oi JOIN bars USING (day) ORDER BY 1
+        """
+    ).fetchall()
+    assert [r[0] for r in rows] == sessions
+    listed = db.execute(
+        """
+        SELECT count(*) FROM option_contracts
+        WHERE underlying_ticker = 'SPY' AND action = 'list' AND list_date <= ? AND expiration_date >= ?
+        """,
+        [sessions[0], sessions[0]],
+    ).fetchone()
+    assert listed is not None and listed[0] > 100
+    days_oi, total_oi, days_bars, volume = np.array([r[1:] for r in rows], dtype=float).T
+    assert np.all(days_oi > 100) and np.all(total_oi > 0) and np.all(days_bars > 50) and np.all(volume > 0)
+    # No seam at the start of the tick window: daily volume before it is of the same magnitude.
+    before, inside = volume[: -len(tick_days)], volume[-len(tick_days) :]
+    assert 0.5 < np.median(before) / np.median(inside) < 2.0
+
+
+def test_the_scanner_finds_contracts_before_the_tick_window(
+    http: object, server: object, tick_days: list[dt.date]
+) -> None:
+    day = xnys().sessions_in_range(tick_days[0] - dt.timedelta(days=60), tick_days[0])[0]
+    as_of = f"{dt.datetime.fromtimestamp(et_ns(day, 16, 0) / 1e9, dt.UTC).isoformat()}"
+    params = {
+        "contract_type": "call",
+        "expiration_date.gte": day.isoformat(),
+        "expiration_date.lte": (day + dt.timedelta(days=14)).isoformat(),
+        "limit": 250,
+        "as_of": as_of,
+    }
+    resp = http.get("/v1/options/chain/SPY/", params=params, headers=auth(server.key("expert")))  # type: ignore[attr-defined]
+    assert resp.status_code == 200, resp.text
+    rows = resp.json()["results"]
+    hits = [r for r in rows if (r.get("open_interest") or 0) >= 100 and (r.get("day") or {}).get("volume", 0) >= 25]
+    assert len(hits) >= 3

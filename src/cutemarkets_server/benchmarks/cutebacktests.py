@@ -82,8 +82,9 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
         server.should_exit = True
         access.removeHandler(counter)
         access.setLevel(level)
-    # The script exits 1 when any option attempt was rejected (e.g. a contract without a bar in the entry
-    # minute); the run still counts when it filled real trades from the server's quotes and used no proxies.
+    # The script exits 1 when any option attempt was rejected (e.g. an exit planned after the options' close
+    # on an early-close session, which cutebacktests takes as a full one); the run still counts when it
+    # filled real trades from the server's quotes and used no proxies.
     try:
         summary = json.loads(done.stdout)
     except ValueError:

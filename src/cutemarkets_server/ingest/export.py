@@ -259,6 +259,25 @@ def _universe(lake: Lake) -> _Universe:
     )
 
 
+# Schemas that also carry the days before the tick window (a market with option history has contracts,
+# open interest and daily bars there, but no ticks), with the datasets whose days they cover. The daily
+# bars of those days have no DBN schema the importer takes: bars are derived from trades.
+HISTORY_SCHEMAS: dict[str, tuple[str, ...]] = {
+    "definition": ("option_contracts", "option_open_interest", "option_day_aggs"),
+    "statistics": ("option_open_interest",),
+}
+
+
+def export_days(lake: Lake, schema: str) -> list[dt.date]:
+    """The days a schema is written for: every tick day, and for ``definition`` and ``statistics`` also the
+    days before the tick window that hold contracts or open interest."""
+    snap = lake.snapshot()
+    days = set(snap.days("option_quotes") or snap.days("stock_quotes"))
+    for name in HISTORY_SCHEMAS.get(schema, ()):
+        days.update(snap.days(name))
+    return sorted(days)
+
+
 def export_dbn(
     data_dir: Path,
     out_dir: Path,
@@ -271,32 +290,38 @@ def export_dbn(
 ) -> list[Path]:
     """Write DBN files for each tick day: OPRA ``definition``/``trades``/``cmbp-1``/``cbbo-1s``/``cbbo-1m``/
     ``tcbbo``/``statistics`` (open interest) and equities (``equities:trades``, ``equities:mbp-1``,
-    ``equities:bbo-1s``, ``equities:definition``). Files hold one ET day each, or with ``utc_days`` one
-    UTC day each, the way Databento splits downloads (an ET day's late records land in the next file)."""
+    ``equities:bbo-1s``, ``equities:definition``); ``definition`` and ``statistics`` also for the days before
+    the tick window that hold contracts or open interest (``export_days``). Files hold one ET day each, or
+    with ``utc_days`` one UTC day each, the way Databento splits downloads (an ET day's late records land in
+    the next file)."""
     lake = _lake(data_dir)
     uni = _universe(lake)
     wanted = list(schemas)
-    tick_days = lake.snapshot().days("option_quotes") or lake.snapshot().days("stock_quotes")
     only = set(days) if days is not None else None
     ext = ".dbn.zst" if compress else ".dbn"
     out: list[Path] = []
+    for schema in wanted:
+        if _maker(schema) is None:
+            raise ValueError(f"unknown DBN schema {schema!r}")
     if utc_days:
-        chosen = [d for d in tick_days if only is None or d in only]
         for schema in wanted:
+            chosen = [d for d in export_days(lake, schema) if only is None or d in only]
             out += _export_utc_days(lake, uni, chosen, schema, Path(out_dir), ext, compress, mappings)
         return out
-    for day in tick_days:
-        if only is not None and day not in only:
-            continue
-        for schema in wanted:
+    by_day: dict[dt.date, list[str]] = {}
+    for schema in wanted:
+        for day in export_days(lake, schema):
+            if only is None or day in only:
+                by_day.setdefault(day, []).append(schema)
+    for day, day_schemas in sorted(by_day.items()):
+        for schema in day_schemas:
             equities = schema.startswith("equities:")
             name = schema.split(":", 1)[1] if equities else schema
             ds = EQUITIES if equities else OPRA
             ids = uni.stock_ids if equities else uni.option_ids
             raw = {t: t for t in ids} if equities else {t: _osi(t) for t in ids}
             records = _records(lake, uni, day, name, equities)
-            if records is None:
-                raise ValueError(f"unknown DBN schema {schema!r}")
+            assert records is not None  # every schema was checked above
             meta = _metadata(ds, name, day, ids, raw, mappings)
             path = Path(out_dir) / ds / f"{day.isoformat()}.{name}{ext}"
             out.append(_dbn_file(path, meta, records, compress))
@@ -322,8 +347,7 @@ def _export_utc_days(
     def stream() -> Iterator[object]:
         for day in days:
             records = _records(lake, uni, day, name, equities)
-            if records is None:
-                raise ValueError(f"unknown DBN schema {schema!r}")
+            assert records is not None  # every schema was checked by export_dbn
             yield from records
 
     def utc_day(rec: object) -> dt.date:
@@ -337,20 +361,14 @@ def _export_utc_days(
     return out
 
 
+def _maker(schema: str) -> object | None:
+    equities = schema.startswith("equities:")
+    name = schema.split(":", 1)[1] if equities else schema
+    return (_STOCK_MAKERS if equities else _OPTION_MAKERS).get(name)
+
+
 def _records(lake: Lake, uni: _Universe, day: dt.date, schema: str, equities: bool) -> Iterator[object] | None:
-    if equities:
-        makers = {"definition": _stock_definitions, "trades": _stock_trades, "mbp-1": _stock_mbp1, "bbo-1s": _stock_bbo}
-    else:
-        makers = {
-            "definition": _option_definitions,
-            "trades": _option_trades,
-            "cmbp-1": _option_cmbp1,
-            "cbbo-1s": _option_cbbo,
-            "cbbo-1m": _option_cbbo,
-            "tcbbo": _option_tcbbo,
-            "statistics": _option_statistics,
-        }
-    maker = makers.get(schema)
+    maker = (_STOCK_MAKERS if equities else _OPTION_MAKERS).get(schema)
     return None if maker is None else maker(lake, uni, day, schema)
 
 
@@ -666,3 +684,15 @@ def _stock_bbo(lake: Lake, uni: _Universe, day: dt.date, schema: str) -> Iterato
             sequence=seq or 0,
             levels=dbn.BidAskPair(bid_px=bpx, ask_px=apx, bid_sz=bsz, ask_sz=asz, bid_ct=1, ask_ct=1),
         )
+
+
+_OPTION_MAKERS = {
+    "definition": _option_definitions,
+    "trades": _option_trades,
+    "cmbp-1": _option_cmbp1,
+    "cbbo-1s": _option_cbbo,
+    "cbbo-1m": _option_cbbo,
+    "tcbbo": _option_tcbbo,
+    "statistics": _option_statistics,
+}
+_STOCK_MAKERS = {"definition": _stock_definitions, "trades": _stock_trades, "mbp-1": _stock_mbp1, "bbo-1s": _stock_bbo}

@@ -24,7 +24,7 @@ import pyarrow as pa
 from ..ingest.pipeline import DERIVED_BARS, Ingestor
 from ..store.lake import Lake
 from .chain import Contract
-from .day import DayOutcome, DayTask, run_day
+from .day import BarChain, DayOutcome, DayTask, run_day
 from .daybars import daily_bar, daily_bars_table
 from .options import ChainDay
 from .plan import MarketPlan, plan_market, resolve_end
@@ -63,10 +63,18 @@ def _chain_day(underlying: str, contracts: list[Contract], expiries: dict[dt.dat
 
 
 def _day_tasks(plan: MarketPlan, data_dir: Path) -> Iterator[DayTask]:
+    """One task per session with option contracts listed (the tick window, and before it the daily
+    sessions when the profile keeps option history)."""
     expiries: dict[dt.date, int] = {}
-    for day in plan.tick_days:
-        stocks = plan.ticking(plan.stocks, day)
+    ticks = set(plan.tick_days)
+    for day in plan.option_days:
+        stocks = plan.ticking(plan.stocks, day) if day in ticks else []
         others = [s for s in plan.stocks if s not in stocks]
+        bars = {
+            s.ticker: daily_bar(plan.seed, s, plan.skeletons[s.ticker], day, stock_trades_per_day(plan, s))
+            for s in others
+        }
+        chained = plan.ticking(plan.underlyings, day) if day in ticks else []
         yield DayTask(
             data_dir=str(data_dir),
             seed=plan.seed,
@@ -75,16 +83,18 @@ def _day_tasks(plan: MarketPlan, data_dir: Path) -> Iterator[DayTask]:
             source=plan.source,
             stocks=[plan.skeletons[s.ticker].day(day) for s in stocks],
             stock_tickers=[s.ticker for s in stocks],
-            chains=[
-                _chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries)
-                for u in plan.ticking(plan.underlyings, day)
-            ],
+            chains=[_chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries) for u in chained],
             curve=plan.curves[day],
-            other_day_bars=daily_bars_table(
-                [daily_bar(plan.seed, s, plan.skeletons[s.ticker], day, stock_trades_per_day(plan, s)) for s in others]
-            )
-            if others
-            else None,
+            other_day_bars=daily_bars_table(list(bars.values())) if stocks and others else None,
+            bar_chains=[
+                BarChain(
+                    _chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries),
+                    plan.skeletons[u.ticker].day(day),
+                    (bars[u.ticker]["low"], bars[u.ticker]["high"]),
+                )
+                for u in plan.with_options(day)
+                if u not in chained
+            ],
         )
 
 
@@ -163,15 +173,15 @@ def build_market(
         write_reference(plan, ingestor, rec)
         write_daily_bars(plan, ingestor, rec, advance)
         oi = OpenInterestBook(plan)
-        first = plan.tick_days[0]
-        rec.write(ingestor, "option_open_interest", first, oi.table_for(first), plan.source)
-        for i, day in enumerate(plan.tick_days):
+        days = plan.option_days
+        rec.write(ingestor, "option_open_interest", days[0], oi.table_for(days[0]), plan.source)
+        for i, day in enumerate(days):
             item = pending.pop() if pending else next(outcomes)
             outcome = item.result() if isinstance(item, Future) else item
             rec.add(outcome.partitions)
             rec.quarantined += outcome.quarantined
-            if i + 1 < len(plan.tick_days):
-                nxt = plan.tick_days[i + 1]
+            if i + 1 < len(days):
+                nxt = days[i + 1]
                 oi.roll(day, nxt, outcome.volumes)
                 rec.write(ingestor, "option_open_interest", nxt, oi.table_for(nxt), plan.source)
             advance()

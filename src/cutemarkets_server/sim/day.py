@@ -1,12 +1,14 @@
-"""Generate and store one tick session: stock quotes and trades, option quotes and trades.
+"""Generate and store one session: stock quotes and trades, option quotes and trades, daily option bars.
 
 A :class:`DayTask` carries everything the day depends on (skeleton anchors, listed contracts, the rate
 curve), so :func:`run_day` can run in any process; it writes through the ingest pipeline and returns the
 partitions written and the option volume per contract (for open interest).
 
 On a session where only some tickers tick (the focus window before the full tick window), the task also
-carries the daily bars of the other stocks; the day's stock bars are then derived from the trades of the
-ticking ones and stored together with those daily bars.
+carries the daily bars of the other stocks and the chains of the other option underlyings; the day's
+stock and option bars are then derived from the trades of the ticking ones and stored together with the
+daily bars of the others (:mod:`.optionbars`). A session before every tick window only has daily option
+bars.
 """
 
 from __future__ import annotations
@@ -17,19 +19,30 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..ingest.pipeline import Ingestor, bars_from_trades
+from ..ingest.pipeline import DERIVED_BARS, Ingestor, bars_from_trades
 from ..market.calendar import xnys
 from ..store.lake import Lake, Partition, conform
 from ..store.schemas import dataset
 from .intraday import second_path
+from .optionbars import option_day_bars
 from .options import ChainDay, Market, option_day
-from .profiles import get_profile
+from .profiles import Profile, get_profile
 from .rates import RateCurve
 from .seeds import Stream, rng_for
 from .skeleton import DayPrices
 from .stocks import StockDay, stock_day
 from .surface import SurfaceParams
+from .universe import TickerSpec
 from .universe import spec as ticker_spec
+
+
+@dataclass
+class BarChain:
+    """An option underlying without ticks on the day: its listed contracts and the day's prices."""
+
+    chain: ChainDay
+    prices: DayPrices
+    stock_range: tuple[float, float]  # the day's (low, high) of the underlying
 
 
 @dataclass
@@ -44,6 +57,7 @@ class DayTask:
     chains: list[ChainDay]
     curve: RateCurve
     other_day_bars: pa.Table | None = None  # daily bars of the stocks without ticks on this day
+    bar_chains: list[BarChain] = field(default_factory=list)  # option underlyings with daily bars only
 
 
 @dataclass
@@ -70,6 +84,12 @@ def _concat(name: str, tables: list[pa.Table]) -> pa.Table:
     if not tables:
         return schema.empty_table()
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+def option_trades_per_day(profile: Profile, sp: TickerSpec) -> float:
+    """Expected option trades per full session of ``sp``'s chain at unit activity."""
+    per_day = profile.option_trades_per_day * sp.micro.option_activity
+    return per_day * profile.focus_trades if sp.ticker in profile.focus else per_day
 
 
 def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
@@ -101,7 +121,15 @@ def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
     for chain in task.chains:
         sp = ticker_spec(chain.underlying)
         prices, sd = underlying[chain.underlying]
-        market = Market(SurfaceParams.of(sp), prices.variance, sp.dividend_yield, task.curve, sd.quote_ts, sd.quote_mid)
+        market = Market(
+            SurfaceParams.of(sp),
+            prices.variance,
+            prices.slow_variance,
+            sp.dividend_yield,
+            task.curve,
+            sd.quote_ts,
+            sd.quote_mid,
+        )
         od = option_day(
             rng_for(seed, sp.index, day, Stream.OPTION_QUOTES),
             rng_for(seed, sp.index, day, Stream.OPTION_TRADES),
@@ -110,7 +138,7 @@ def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
             chain,
             market,
             profile.option_quotes_per_day * sp.micro.option_activity,
-            profile.option_trades_per_day * sp.micro.option_activity,
+            option_trades_per_day(profile, sp),
             profile.fast_sweeps if chain.underlying in profile.focus else 0.0,
         )
         out["option_quotes"].append(od.quotes)
@@ -120,20 +148,54 @@ def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
     return {name: _concat(name, tables) for name, tables in out.items()}, volumes
 
 
+def bar_day(task: DayTask) -> tuple[pa.Table | None, dict[str, float]]:
+    """Daily bars of the option underlyings without ticks on the day, and their volume per contract."""
+    if not task.bar_chains:
+        return None, {}
+    profile = get_profile(task.profile)
+    hours = xnys().hours(task.day)
+    tables, volumes = [], {}
+    for bc in task.bar_chains:
+        sp = ticker_spec(bc.chain.underlying)
+        rng = rng_for(task.seed, sp.index, task.day, Stream.OPTION_DAY_BARS)
+        table, volume = option_day_bars(
+            rng, sp, hours, bc.chain, bc.prices, bc.stock_range, task.curve, option_trades_per_day(profile, sp)
+        )
+        tables.append(table)
+        for i in volume.nonzero()[0]:
+            volumes[bc.chain.tickers[i]] = float(volume[i])
+    return _concat("option_day_aggs", tables), volumes
+
+
+_ASSET_OF = {
+    "stock_quotes": "stocks",
+    "stock_trades": "stocks",
+    "option_quotes": "options",
+    "option_trades": "options",
+}
+
+
 def run_day(task: DayTask) -> DayOutcome:
     tables, volumes = generate_day(task)
+    option_bars, bar_volumes = bar_day(task)
     ingestor = _ingestor(task.data_dir)
-    outcome = DayOutcome(task.day, volumes=volumes)
+    outcome = DayOutcome(task.day, volumes={**volumes, **bar_volumes})
+    others = {"stock_trades": ("stocks", task.other_day_bars), "option_trades": ("options", option_bars)}
+    ticking = {"stocks": bool(task.stock_tickers), "options": bool(task.chains)}
     results = []
     for name, table in tables.items():
-        partial = name == "stock_trades" and task.other_day_bars is not None
-        results += ingestor.write_day(name, task.day, table, source=task.source, derive_bars=not partial)
-        if partial:
-            assert task.other_day_bars is not None
-            minute, daily = bars_from_trades("stocks", task.day, table)
-            daily = pa.concat_tables([daily, conform(dataset("stock_day_aggs"), task.other_day_bars)])
-            results += ingestor.write_day("stock_minute_aggs", task.day, minute, source=task.source)
-            results += ingestor.write_day("stock_day_aggs", task.day, daily.sort_by("ticker"), source=task.source)
+        if not ticking[_ASSET_OF[name]]:
+            continue
+        asset, other = others.get(name, ("", None))
+        results += ingestor.write_day(name, task.day, table, source=task.source, derive_bars=other is None)
+        if other is not None:
+            _, minute_ds, day_ds = DERIVED_BARS[name]
+            minute, daily = bars_from_trades(asset, task.day, table)
+            daily = pa.concat_tables([daily, conform(dataset(day_ds), other)])
+            results += ingestor.write_day(minute_ds, task.day, minute, source=task.source)
+            results += ingestor.write_day(day_ds, task.day, daily.sort_by("ticker"), source=task.source)
+    if option_bars is not None and not task.chains:
+        results += ingestor.write_day("option_day_aggs", task.day, option_bars, source=task.source)
     for result in results:
         if result.partition is not None:
             outcome.partitions.append(result.partition)

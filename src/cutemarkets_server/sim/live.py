@@ -41,7 +41,7 @@ from .openinterest import open_interest_table, roll_open_interest
 from .options import ChainDay
 from .rates import RateCurve
 from .seeds import Stream, rng_for
-from .skeleton import AFTER_HOURS_SHARE, PREMARKET_SHARE, REGULAR_SHARE, SESSIONS_PER_YEAR, DayPrices
+from .skeleton import AFTER_HOURS_SHARE, PREMARKET_SHARE, REGULAR_SHARE, SESSIONS_PER_YEAR, DayPrices, slow_step
 from .surface import expiry_ns
 from .tape import TICK_DATASETS, SessionTape, TapePlayer, TickSink
 from .universe import TickerSpec, spec
@@ -57,9 +57,12 @@ LIVE_STATE_KEY = "live:{day}"
 LIVE_PREFIX = "live:"
 
 
-def live_day_prices(seed: int, ticker: TickerSpec, day: dt.date, prev_after_hours: float, prev_var: float) -> DayPrices:
+def live_day_prices(
+    seed: int, ticker: TickerSpec, day: dt.date, prev_after_hours: float, prev_var: float, prev_slow: float
+) -> DayPrices:
     """One more step of the skeleton's dynamics: the day's anchors from the previous after-hours close and
-    the previous session's variance (jump and variance draws from the ticker's stream for ``day``)."""
+    the previous session's variance and its slow average (jump and variance draws from the ticker's stream
+    for ``day``)."""
     rng = rng_for(seed, ticker.index, day, Stream.SKELETON)
     vm = ticker.vol
     dt_y = 1.0 / SESSIONS_PER_YEAR
@@ -88,6 +91,7 @@ def live_day_prices(seed: int, ticker: TickerSpec, day: dt.date, prev_after_hour
         close=close,
         after_hours=close * float(np.exp(ret_ah)),
         variance=float(v),
+        slow_variance=slow_step(ticker, prev_slow, float(v)),
         jump=float(jump),
         jump_at=jump_at,
     )
@@ -279,7 +283,7 @@ class MarketClock:
         underlyings = [u["ticker"] for u in self.meta["universe"] if u.get("options")]
         premarket = et_ns(day, 4)
         prices = [
-            live_day_prices(seed, spec(t), day, self._last_price(t, premarket), self._previous_variance(t, day))
+            live_day_prices(seed, spec(t), day, self._last_price(t, premarket), *self._previous_variance(t, day))
             for t in stocks
         ]
         task = DayTask(
@@ -328,19 +332,25 @@ class MarketClock:
         trade = self.store.last_tick("stock_trades", ticker, before_ns)
         return float(trade["price"]) if trade is not None else spec(ticker).price
 
-    def _previous_variance(self, ticker: str, day: dt.date) -> float:
+    def _previous_variance(self, ticker: str, day: dt.date) -> tuple[float, float]:
+        """The variance state of the session before ``day`` and its slow average."""
         before = self.calendar.previous_session(day)
+        long_run = spec(ticker).vol.long_run_var
         if before is not None:
             state = self.store.lake.get_meta(LIVE_STATE_KEY.format(day=before.isoformat()))
             if state is not None and ticker in json.loads(state):
-                return float(json.loads(state)[ticker])
-        variances = self.meta.get("surface", {}).get(ticker, {}).get("variance", {})
+                found = json.loads(state)[ticker]
+                return (float(found[0]), float(found[1])) if isinstance(found, list) else (float(found), long_run)
+        surface = self.meta.get("surface", {}).get(ticker, {})
+        variances, slow = surface.get("variance", {}), surface.get("slow_variance", {})
         known = sorted(d for d in variances if d < day.isoformat())
-        return float(variances[known[-1]]) if known else spec(ticker).vol.long_run_var
+        if not known:
+            return long_run, long_run
+        return float(variances[known[-1]]), float(slow.get(known[-1], long_run))
 
     def _record_state(self, day: dt.date, prices: list[DayPrices]) -> None:
         stocks = [u["ticker"] for u in self.meta["universe"]]
-        state = {t: p.variance for t, p in zip(stocks, prices, strict=True)}
+        state = {t: [p.variance, p.slow_variance] for t, p in zip(stocks, prices, strict=True)}
         self.store.lake.set_meta(LIVE_STATE_KEY.format(day=day.isoformat()), json.dumps(state, sort_keys=True))
 
     def _curve(self, day: dt.date) -> RateCurve:

@@ -1,10 +1,11 @@
 """Open interest: reported each morning (06:30 ET) for the previous session's close.
 
-The first tick session starts from a model level (larger near the money, in front months and for
-contracts listed long ago); afterwards each contract's open interest moves with the volume it traded:
-part of the volume opens positions, part closes them - mostly opening while expiry is far, mostly
-closing in the last days - so the change never exceeds the volume. Newly listed contracts start at
-zero, and an adjusted contract carries the open interest of the contract it replaced.
+An underlying's first session with listed contracts (for the focus underlyings the market's first daily
+session, so that every session of the year has open interest) starts from a model level (larger near
+the money, in front months and for contracts listed long ago); afterwards each contract's open interest
+moves with the volume it traded: part of the volume opens positions, part closes them - mostly opening
+while expiry is far, mostly closing in the last days - so the change never exceeds the volume. Newly
+listed contracts start at zero, and an adjusted contract carries the open interest of the contract it replaced.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ def initial_open_interest(
 
 def _opening_beta(days_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Beta parameters of the opening share (``2 * beta - 1`` of the volume opens positions, net) by the
-    calendar days left to expiry: net opening (+0.6) far out, still opening (+0.3) within ten days, net
+    calendar days left to expiry: net opening (+0.7) far out, still opening (+0.6) within ten days, net
     closing (-0.1) in the last two days."""
-    a = np.where(days_left >= 10, 4.5, np.where(days_left >= 3, 3.0, 1.8))
-    b = np.where(days_left >= 10, 1.0, np.where(days_left >= 3, 1.5, 2.2))
+    a = np.where(days_left >= 10, 6.0, np.where(days_left >= 3, 4.0, 1.8))
+    b = np.where(days_left >= 10, 1.0, np.where(days_left >= 3, 1.0, 2.2))
     return a, b
 
 

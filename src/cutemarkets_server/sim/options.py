@@ -95,6 +95,7 @@ class Market:
 
     params: SurfaceParams
     variance: float
+    slow_variance: float
     dividend_yield: float
     curve: RateCurve
     under_ts: np.ndarray
@@ -127,7 +128,7 @@ def _open_z(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
     """Standardised moneyness ``ln(K / S) / (atm * sqrt(T))`` of each contract at the open."""
     t = year_fraction(hours.open_ns, chain.expiry_ns)
     spot = market.spot(np.array([hours.open_ns]))[0] * chain.deliverable
-    atm = atm_vol(market.params, market.variance, t)
+    atm = atm_vol(market.params, market.variance, market.slow_variance, t)
     return np.log(chain.strike / spot) / (atm * np.sqrt(t))
 
 
@@ -139,10 +140,10 @@ def _range_distance(chain: ChainDay, market: Market, hours: SessionHours) -> tup
     lo, hi = float(mids.min()) * chain.deliverable, float(mids.max()) * chain.deliverable
     dist = np.maximum(0.0, np.maximum(np.log(chain.strike / hi), np.log(lo / chain.strike)))
     t = year_fraction(hours.open_ns, chain.expiry_ns)
-    return dist, dist / (atm_vol(market.params, market.variance, t) * np.sqrt(t))
+    return dist, dist / (atm_vol(market.params, market.variance, market.slow_variance, t) * np.sqrt(t))
 
 
-def _trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
+def trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.ndarray:
     """Relative trade intensity per contract: an expiration's share of the volume falls with its time to
     expiry (same-day expirations carry about half of an index ETF's volume), and within an expiration
     volume concentrates near the money in standardised moneyness."""
@@ -153,6 +154,11 @@ def _trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.n
     per_expiry = np.bincount(group_of, weights=kernel)
     tenor = (TENOR_DECAY_DAYS + t * 365.0) ** -TENOR_DECAY
     return tenor * kernel / per_expiry[group_of]
+
+
+def trading_activity(market: Market) -> float:
+    """Option trading rises with the day's variance relative to its long-run level."""
+    return float(np.clip(np.sqrt(market.variance / market.params.long_run_var), 0.6, 2.5))
 
 
 def _sorted_events(cidx: np.ndarray, offsets: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +257,7 @@ def option_day(
             dataset("option_quotes").schema.empty_table(), dataset("option_trades").schema.empty_table(), np.zeros(0)
         )
     scale = session_fraction(hours)
-    w_trade = _trade_weights(chain, market, hours)
+    w_trade = trade_weights(chain, market, hours)
     span = hours.close_ns - hours.open_ns + 1
     spread_factor = 1.0 + 0.5 * quote_rng.random(n_contracts)
 
@@ -288,7 +294,7 @@ def option_day(
             "sequence_number": _feed_sequence(quote_rng, q_ts),
         }
     )
-    activity = float(np.clip(np.sqrt(market.variance / market.params.long_run_var), 0.6, 2.5))
+    activity = trading_activity(market)
     trades, volume = _trades(
         trade_rng, chain, hours, scale * activity, w_trade, trades_per_day, span, q_cidx, q_ts, bid, ask
     )
@@ -308,10 +314,11 @@ def _nbbo(
     spot = market.spot(ts) * chain.deliverable[cidx]
     t = year_fraction(ts, chain.expiry_ns[cidx])
     rate = market.curve.rate(t)
-    vol = implied_vol(market.params, market.variance, spot, strike, t, rate, market.dividend_yield)
+    q = market.dividend_yield
+    vol = implied_vol(market.params, market.variance, market.slow_variance, spot, strike, t, rate, q)
     model = bsm_price(chain.is_call[cidx], spot, strike, t, rate, market.dividend_yield, vol)
 
-    atm = atm_vol(market.params, market.variance, t)
+    atm = atm_vol(market.params, market.variance, market.slow_variance, t)
     away = np.minimum(np.abs(np.log(strike / spot)) / (atm * np.sqrt(t)) / 2.5, 1.0)
     rel = (0.004 if spec.micro.penny_options else 0.012) * (1.0 + 1.5 * away) * (1.0 + 1.5 * np.minimum(t, 1.0))
     rel = rel * spread_factor[cidx]
@@ -342,7 +349,7 @@ def _quote_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.clip(rng.lognormal(np.log(35.0), 1.1, n), 1, 5_000).astype(np.int64)
 
 
-def _trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
+def trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     """Contracts per print: mostly small orders (median 3), a Pareto tail of larger and block trades
     (mean about 10, rare prints of thousands)."""
     small = np.minimum(rng.geometric(0.4, n), 10)
@@ -386,7 +393,7 @@ def _trades(
     side = rng.random(n)
     inside_c = b_c + rng.integers(0, a_c - b_c + 1)
     price_c = np.where(side < 0.38, b_c, np.where(side < 0.76, a_c, inside_c))
-    size = _trade_sizes(rng, n)
+    size = trade_sizes(rng, n)
     conditions = pa.ListArray.from_arrays(
         pa.array(np.arange(n + 1, dtype=np.int32)), pa.array(_weighted(rng, TRADE_CONDITION_WEIGHTS, n))
     )

@@ -65,6 +65,23 @@ class MarketPlan:
         """The tickers of ``specs`` with ticks on ``day``."""
         return [s for s in specs if day >= self.first_tick_day(s.ticker)]
 
+    @property
+    def option_days(self) -> list[dt.date]:
+        """Sessions with listed contracts, daily option bars and open interest (of some underlying)."""
+        first = min((self.first_option_day(u.ticker) for u in self.underlyings), default=self.tick_days[0])
+        return [d for d in [*self.daily_days, *self.tick_days] if d >= first]
+
+    def first_option_day(self, ticker: str) -> dt.date:
+        """First session with listed contracts of ``ticker``: the first daily session for a focus underlying
+        of a profile with option history, else its first tick session."""
+        if self.profile.option_history and self.daily_days and ticker in self.profile.focus:
+            return self.daily_days[0]
+        return self.first_tick_day(ticker)
+
+    def with_options(self, day: dt.date) -> list[TickerSpec]:
+        """The option underlyings with listed contracts on ``day``."""
+        return [u for u in self.underlyings if day >= self.first_option_day(u.ticker)]
+
 
 def plan_market(seed: int, end: dt.date, profile: Profile) -> MarketPlan:
     cal = xnys()
@@ -78,10 +95,12 @@ def plan_market(seed: int, end: dt.date, profile: Profile) -> MarketPlan:
     stocks = [spec(t) for t in profile.stocks]
     underlyings = [spec(t) for t in profile.option_underlyings]
 
-    def first_tick(ticker: str) -> dt.date:
+    def first_listed(ticker: str) -> dt.date:
+        if profile.option_history and daily_days and ticker in profile.focus:
+            return daily_days[0]
         return tick_days[0] if ticker in profile.focus else full_days[0]
 
-    listings = [e.list_date for s in underlyings for e in expirations(s, profile.chain, first_tick(s.ticker), end)]
+    listings = [e.list_date for s in underlyings for e in expirations(s, profile.chain, first_listed(s.ticker), end)]
     first_day = min([tick_days[0], *daily_days[:1], *listings])
     start = cal.previous_session(first_day)
     assert start is not None
@@ -100,7 +119,7 @@ def plan_market(seed: int, end: dt.date, profile: Profile) -> MarketPlan:
     chain = ChainPlan()
     for s in underlyings:
         split = (profile.split, split_day) if s.ticker == profile.split.ticker else None
-        chain.add(build_chain(s, profile.chain, skeletons[s.ticker], first_tick(s.ticker), end, split))
+        chain.add(build_chain(s, profile.chain, skeletons[s.ticker], first_listed(s.ticker), end, split))
     return MarketPlan(
         profile=profile,
         seed=seed,

@@ -64,6 +64,8 @@ class Profile:
     focus: tuple[str, ...] = ()  # option underlyings with the longer quote window and the fine quote sweeps
     quote_sessions: int = 0  # tick sessions of the focus underlyings (at least ``tick_sessions``)
     fast_sweeps: float = 0.0  # near-money sweeps per session of a focus expiration one day out (0: none)
+    focus_trades: float = 1.0  # multiplies ``option_trades_per_day`` for the focus underlyings
+    option_history: bool = True  # focus underlyings: contracts, daily bars and open interest on every daily session
 
     @property
     def window(self) -> int:
@@ -139,6 +141,7 @@ PROFILES: dict[str, Profile] = {
             option_quotes_per_day=1_050_000,
             option_trades_per_day=150_000,
             chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=3.0, step_scale=1.0),
+            option_history=False,
         ),
         Profile(
             name="history",
@@ -153,6 +156,7 @@ PROFILES: dict[str, Profile] = {
             option_quotes_per_day=60_000,
             option_trades_per_day=6_000,
             chain=ChainShape(daily_sessions=5, weekly_weeks=4, monthly_months=6, strike_sigmas=2.0, step_scale=2.0),
+            option_history=False,
         ),
     )
 }

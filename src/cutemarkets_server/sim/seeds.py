@@ -22,6 +22,7 @@ class Stream(IntEnum):
     OPTION_TRADES = 7
     OPEN_INTEREST = 8
     DAY_BARS = 9
+    OPTION_DAY_BARS = 10
 
 
 def rng_for(seed: int, ticker_index: int, day: dt.date | None, stream: Stream) -> np.random.Generator:

@@ -2,7 +2,8 @@
 
 Each session has four anchor prices - the previous session's after-hours close (where the pre-market
 starts), the regular open, the regular close and its own after-hours close - plus the variance state
-of the day and the jump (if any) that happens during its regular session. The intraday paths of
+of the day, its slow average (the market's memory of recent variance, which sets the long end of the
+implied-volatility term structure) and the jump (if any) that happens during its regular session. The intraday paths of
 different days are bridges between these anchors, so days can be generated independently once the
 skeleton exists.
 
@@ -38,6 +39,7 @@ class DayPrices:
     close: float
     after_hours: float
     variance: float
+    slow_variance: float  # exponential average of the variance state (see :func:`slow_step`)
     jump: float  # log size, 0.0 when none
     jump_at: float  # fraction of the regular session when the jump happens
 
@@ -51,6 +53,7 @@ class Skeleton:
     close: np.ndarray
     after_hours: np.ndarray
     variance: np.ndarray
+    slow_variance: np.ndarray
     jump: np.ndarray
     jump_at: np.ndarray
     split_day: dt.date | None = None
@@ -76,6 +79,7 @@ class Skeleton:
             close=float(self.close[i]) / f,
             after_hours=float(self.after_hours[i]) / f,
             variance=float(self.variance[i]),
+            slow_variance=float(self.slow_variance[i]),
             jump=float(self.jump[i]),
             jump_at=float(self.jump_at[i]),
         )
@@ -85,6 +89,13 @@ class Skeleton:
         i = self._index[day]
         prev = self.close[i - 1] if i > 0 else self.prev_after_hours[i]
         return float(prev) / self.factor(day)
+
+
+def slow_step(spec: TickerSpec, previous: float, variance: float) -> float:
+    """The slow average of the variance state after a session with ``variance``: an exponential average
+    with a half-life of ``spec.surface.level_half_life`` sessions."""
+    alpha = 1.0 - 0.5 ** (1.0 / spec.surface.level_half_life)
+    return previous + alpha * (variance - previous)
 
 
 def build_skeleton(
@@ -124,6 +135,11 @@ def build_skeleton(
         ret_ah[i] = -0.5 * v * AFTER_HOURS_SHARE * dt_y + np.sqrt(v * AFTER_HOURS_SHARE * dt_y) * z_ah
         v_next = v + vm.mean_reversion * (vm.long_run_var - v) * dt_y + vm.vol_of_var * np.sqrt(v * dt_y) * zv
         v = max(abs(v_next), 0.05 * vm.long_run_var)
+    slow = np.empty(n)
+    level = vm.long_run_var
+    for i in range(n):
+        level = slow_step(spec, level, float(variance[i]))
+        slow[i] = level
     log_open = np.cumsum(ret_pre + np.concatenate(([0.0], (ret_reg + ret_ah)[:-1])))
     log_close = log_open + ret_reg
     log_ah = log_close + ret_ah
@@ -137,6 +153,7 @@ def build_skeleton(
         close=np.exp(log_close + shift),
         after_hours=np.exp(log_ah + shift),
         variance=variance,
+        slow_variance=slow,
         jump=jump,
         jump_at=jump_at,
         split_day=split_day,

@@ -5,9 +5,12 @@ for the time to expiry) at the underlying's prevailing NBBO mid, with the volati
 :func:`implied_vol`:
 
 * ATM level: ``premium * sqrt(expected average variance over T)`` under the Heston-like variance process,
-  starting from the day's variance state and reverting to ``risk_neutral_level`` times the long-run level.
-  The variance state is right-skewed (calm most of the time), so the term structure slopes upward on most
-  days and inverts only when the state exceeds that level, in stress (on about a tenth of days);
+  starting from the day's variance state and reverting to ``risk_neutral_level`` times an anchor that
+  blends the long-run variance with the slow average of the variance state (weight ``level_weight``;
+  half-life ``level_half_life`` sessions, :func:`~.skeleton.slow_step`). The variance state is
+  right-skewed (calm most of the time), and in a lasting high-variance regime the anchor follows it, so the
+  term structure slopes upward on most days and inverts only when the state jumps well above its recent
+  average, in stress (on about one day in sixteen over a long history);
 * skew and smile in standardised moneyness ``z = ln(K / F) / (atm * sqrt(T))``, capped at ``+-z_cap``:
   ``vol = atm * (1 + skew * z + smile * z**2)`` (puts richer than calls, some curvature).
 
@@ -52,6 +55,8 @@ class SurfaceParams:
     smile: float
     z_cap: float
     risk_neutral_level: float = 1.0
+    level_weight: float = 0.0
+    level_half_life: float = 40.0
 
     @classmethod
     def of(cls, spec: TickerSpec) -> SurfaceParams:
@@ -63,6 +68,8 @@ class SurfaceParams:
             spec.surface.smile,
             spec.surface.z_cap,
             spec.surface.risk_neutral_level,
+            spec.surface.level_weight,
+            spec.surface.level_half_life,
         )
 
 
@@ -77,11 +84,13 @@ def year_fraction(t_ns: np.ndarray | int, expiry: np.ndarray | int) -> np.ndarra
     return np.maximum(t, MIN_T_YEARS)
 
 
-def atm_vol(params: SurfaceParams, variance: float, t_years: np.ndarray) -> np.ndarray:
+def atm_vol(params: SurfaceParams, variance: float, slow_variance: float, t_years: np.ndarray | float) -> np.ndarray:
+    """At-the-money implied volatility for ``t_years`` from the day's variance state and its slow average."""
     t = np.maximum(np.asarray(t_years, dtype=np.float64), MIN_T_YEARS)
     kt = params.mean_reversion * t
     weight = np.where(kt > 1e-8, -np.expm1(-kt) / np.maximum(kt, 1e-8), 1.0)
-    level = params.long_run_var * params.risk_neutral_level
+    anchor = (1.0 - params.level_weight) * params.long_run_var + params.level_weight * slow_variance
+    level = anchor * params.risk_neutral_level
     avg_var = level + (variance - level) * weight
     return params.premium * np.sqrt(avg_var)
 
@@ -89,6 +98,7 @@ def atm_vol(params: SurfaceParams, variance: float, t_years: np.ndarray) -> np.n
 def implied_vol(
     params: SurfaceParams,
     variance: float,
+    slow_variance: float,
     spot: np.ndarray | float,
     strike: np.ndarray | float,
     t_years: np.ndarray | float,
@@ -97,7 +107,7 @@ def implied_vol(
 ) -> np.ndarray:
     """Volatility used for a contract of ``strike`` expiring in ``t_years`` when the underlying is at ``spot``."""
     t = np.maximum(np.asarray(t_years, dtype=np.float64), MIN_T_YEARS)
-    atm = atm_vol(params, variance, t)
+    atm = atm_vol(params, variance, slow_variance, t)
     fwd = np.asarray(spot, dtype=np.float64) * np.exp((np.asarray(rate) - dividend_yield) * t)
     z = np.clip(np.log(np.asarray(strike, dtype=np.float64) / fwd) / (atm * np.sqrt(t)), -params.z_cap, params.z_cap)
     return atm * (1.0 + params.skew * z + params.smile * z * z)
@@ -113,21 +123,27 @@ class SurfaceState:
     params: SurfaceParams
     dividend_yield: float
     curve: RateCurve
+    slow_variance: float
 
     def rate(self, t_years: np.ndarray | float) -> np.ndarray:
         return self.curve.rate(t_years)
 
     def iv(self, spot: np.ndarray | float, strike: np.ndarray | float, t_years: np.ndarray | float) -> np.ndarray:
-        return implied_vol(self.params, self.variance, spot, strike, t_years, self.rate(t_years), self.dividend_yield)
+        rate, q = self.rate(t_years), self.dividend_yield
+        return implied_vol(self.params, self.variance, self.slow_variance, spot, strike, t_years, rate, q)
 
 
-def surface_meta(specs: list[TickerSpec], variances: dict[str, dict[dt.date, float]]) -> dict[str, dict[str, object]]:
-    """The ``surface`` section of the market meta JSON."""
+def surface_meta(
+    specs: list[TickerSpec], variances: dict[str, dict[dt.date, tuple[float, float]]]
+) -> dict[str, dict[str, object]]:
+    """The ``surface`` section of the market meta JSON; ``variances`` holds (variance state, slow average)
+    per underlying and tick session."""
     return {
         s.ticker: {
             "params": asdict(SurfaceParams.of(s)),
             "dividend_yield": s.dividend_yield,
-            "variance": {d.isoformat(): v for d, v in sorted(variances[s.ticker].items())},
+            "variance": {d.isoformat(): v for d, (v, _) in sorted(variances[s.ticker].items())},
+            "slow_variance": {d.isoformat(): w for d, (_, w) in sorted(variances[s.ticker].items())},
         }
         for s in specs
     }
@@ -143,9 +159,16 @@ def load_surface_states(data_dir: Path) -> dict[tuple[str, dt.date], SurfaceStat
     out: dict[tuple[str, dt.date], SurfaceState] = {}
     for underlying, section in meta["surface"].items():
         params = SurfaceParams(**section["params"])
+        slow = section.get("slow_variance", {})
         for day_text, variance in section["variance"].items():
             day = dt.date.fromisoformat(day_text)
             out[(underlying, day)] = SurfaceState(
-                underlying, day, float(variance), params, float(section["dividend_yield"]), curves[day]
+                underlying,
+                day,
+                float(variance),
+                params,
+                float(section["dividend_yield"]),
+                curves[day],
+                float(slow.get(day_text, params.long_run_var)),
             )
     return out

@@ -50,7 +50,9 @@ class SurfaceShape:
     skew: float
     smile: float
     z_cap: float = 3.5
-    risk_neutral_level: float = 1.0  # implied variance reverts to this multiple of the long-run variance
+    risk_neutral_level: float = 1.0  # implied variance reverts to this multiple of its anchor level,
+    level_weight: float = 0.0  # which blends the long-run variance with this weight of its slow average
+    level_half_life: float = 40.0  # sessions: half-life of the slow average of the variance state
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ class TickerSpec:
     micro: Microstructure
 
 
-INDEX_SURFACE = SurfaceShape(premium=1.02, skew=-0.13, smile=0.025, risk_neutral_level=2.2)
-STOCK_SURFACE = SurfaceShape(premium=1.0, skew=-0.07, smile=0.035, risk_neutral_level=2.2)
+INDEX_SURFACE = SurfaceShape(premium=1.02, skew=-0.13, smile=0.025, risk_neutral_level=2.2, level_weight=0.5)
+STOCK_SURFACE = SurfaceShape(premium=1.0, skew=-0.07, smile=0.035, risk_neutral_level=2.2, level_weight=0.5)
 
 
 def _etf_micro(tape: int, exchange: int, activity: float, option_activity: float, oi: float) -> Microstructure:

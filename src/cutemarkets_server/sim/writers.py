@@ -83,25 +83,28 @@ def stock_trades_per_day(plan: MarketPlan, s: TickerSpec) -> float:
 
 
 def write_daily_bars(plan: MarketPlan, ingestor: Ingestor, rec: Recorder, advance: Callable[[], None]) -> None:
+    """Daily stock bars before the tick window (progress advances here for days without an option task)."""
+    with_tasks = set(plan.option_days)
     for day in plan.daily_days:
         rows = [
             daily_bar(plan.seed, s, plan.skeletons[s.ticker], day, stock_trades_per_day(plan, s)) for s in plan.stocks
         ]
         rec.write(ingestor, "stock_day_aggs", day, daily_bars_table(rows), plan.source)
-        advance()
+        if day not in with_tasks:
+            advance()
 
 
 class OpenInterestBook:
-    """Morning open interest per underlying with ticks, rolled forward with each session's volume; an
-    underlying's first tick session starts from the model level."""
+    """Morning open interest per underlying with listed contracts, rolled forward with each session's
+    volume; an underlying's first session with contracts starts from the model level."""
 
     def __init__(self, plan: MarketPlan) -> None:
         self.plan = plan
         self.morning: dict[str, dict[str, int]] = {}
-        self._start(plan.tick_days[0])
+        self._start(plan.option_days[0])
 
     def _start(self, day: dt.date) -> None:
-        for u in self.plan.ticking(self.plan.underlyings, day):
+        for u in self.plan.with_options(day):
             if u.ticker not in self.morning:
                 listed = self.plan.chain.listed(u.ticker, day)
                 self.morning[u.ticker] = initial_open_interest(
@@ -115,7 +118,7 @@ class OpenInterestBook:
         return open_interest_table(day, prev, figures)
 
     def roll(self, day: dt.date, next_day: dt.date, volumes: dict[str, float]) -> None:
-        for u in self.plan.ticking(self.plan.underlyings, day):
+        for u in self.plan.with_options(day):
             closing = roll_open_interest(self.plan.seed, u, day, self.morning[u.ticker], volumes)
             self.morning[u.ticker] = carried_open_interest(self.plan.chain.listed(u.ticker, next_day), closing)
         self._start(next_day)
@@ -125,7 +128,8 @@ def market_meta(plan: MarketPlan) -> str:
     split = plan.profile.split
     nc = plan.profile.name_change
     variances = {
-        u.ticker: {d: plan.skeletons[u.ticker].day(d).variance for d in plan.tick_days} for u in plan.underlyings
+        u.ticker: {d: (p.variance, p.slow_variance) for d in plan.tick_days for p in [plan.skeletons[u.ticker].day(d)]}
+        for u in plan.underlyings
     }
     meta = {
         "generator": "cutemarkets_server.sim",
@@ -140,6 +144,11 @@ def market_meta(plan: MarketPlan) -> str:
             "count": len(plan.daily_days),
             "first": plan.daily_days[0].isoformat() if plan.daily_days else None,
             "last": plan.daily_days[-1].isoformat() if plan.daily_days else None,
+        },
+        "option_days": {
+            "count": len(plan.option_days),
+            "first": plan.option_days[0].isoformat() if plan.option_days else None,
+            "underlyings": {u.ticker: plan.first_option_day(u.ticker).isoformat() for u in plan.underlyings},
         },
         "first_day": plan.first_day.isoformat(),
         "universe": [
