@@ -355,3 +355,29 @@ def test_bar_ranges_follow_packs_replacements_and_new_days(tmp_path: Path) -> No
     table = store.bars("stock_minute_aggs", "SPY", every[0], et_ns(days[3], 20))
     assert table["close"].to_pylist() == [1.0] * 7 + [2.0] * 2 + [1.0] * 7 + [3.0] * 3
     assert store.bars("stock_minute_aggs", "NONE", every[0], et_ns(days[3], 20)).num_rows == 0
+
+
+def test_packs_written_on_two_threads_serve_what_one_thread_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cutemarkets_server.store import lake as lake_module
+    from cutemarkets_server.store.engine import DuckEngine
+    from cutemarkets_server.store.market import MarketStore
+
+    days = [dt.date(2025, 10, 30), dt.date(2025, 10, 31), dt.date(2025, 11, 24), dt.date(2025, 11, 25)]
+    answers = []
+    for threads in (1, 2):
+        monkeypatch.setattr(lake_module, "PACK_THREADS", threads)
+        lake = Lake(tmp_path / str(threads))
+        for i, d in enumerate(days):
+            lake.write_partition("stock_trades", d, day_trades(d, {"AAPL": [1.0 + i, 2.0 + i], "MSFT": [9.0]}), source="u")
+            lake.write_partition("stock_minute_aggs", d, minute_bars(d, {"SPY": 3 + i}, float(i)), source="u")
+        assert lake.compact() == 4, "two months of two datasets"
+        snap = lake.snapshot()
+        assert {(n, p.period) for n in ("stock_trades", "stock_minute_aggs") for p in snap.packs[n].values()} == {
+            (n, p) for n in ("stock_trades", "stock_minute_aggs") for p in ("2025-10", "2025-11")
+        }
+        bars = MarketStore(lake, DuckEngine()).bars("stock_minute_aggs", "SPY", et_ns(days[0], 0), et_ns(days[-1], 23))
+        answers.append((page(lake, "AAPL", descending=False), bars["close"].to_pylist()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == [1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0]
