@@ -370,7 +370,8 @@ def test_packs_written_on_two_threads_serve_what_one_thread_gives(
         monkeypatch.setattr(lake_module, "PACK_THREADS", threads)
         lake = Lake(tmp_path / str(threads))
         for i, d in enumerate(days):
-            lake.write_partition("stock_trades", d, day_trades(d, {"AAPL": [1.0 + i, 2.0 + i], "MSFT": [9.0]}), source="u")
+            trades_of_day = day_trades(d, {"AAPL": [1.0 + i, 2.0 + i], "MSFT": [9.0]})
+            lake.write_partition("stock_trades", d, trades_of_day, source="u")
             lake.write_partition("stock_minute_aggs", d, minute_bars(d, {"SPY": 3 + i}, float(i)), source="u")
         assert lake.compact() == 4, "two months of two datasets"
         snap = lake.snapshot()
