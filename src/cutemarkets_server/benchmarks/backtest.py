@@ -37,7 +37,7 @@ from ..config import Settings
 from ..market.timestamps import et_ns
 from ..store.keys import KeyStore
 from ..store.lake import Lake
-from .harness import DEFAULT_MARKET_END, default_market, serve_dir_over, serve_in_thread
+from .harness import DEFAULT_MARKET_END, child_env, default_market, serve_dir_over, serve_in_thread
 
 END = DEFAULT_MARKET_END
 SESSIONS = 10
@@ -66,8 +66,7 @@ def run(data_dir: Path, console: Console) -> dict[str, Any]:
     server, base = serve_in_thread(app)
     exe = str(Path(sys.executable).with_name("cutemarkets"))
     work = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update({"LOG_LEVEL": "WARNING", "CUTEMARKETS_CACHE_DIR": str(work / "cache")})
+    env = child_env(LOG_LEVEL="WARNING", CUTEMARKETS_CACHE_DIR=str(work / "cache"))
     results: dict[str, Any] = {}
     try:
         cbt_env = {**env, "CUTEMARKETS_BASE_URL": base, "CUTEMARKETS_API_KEY": key}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import statistics
 import subprocess
@@ -119,6 +120,15 @@ def default_market(data_dir: Path, console: Console) -> Path:
         console.print("building the default market (first run only)…")
         build_market(root, seed=7, end=DEFAULT_MARKET_END, profile="default")
     return root
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a benchmark's child process: this checkout's package first on the path, whatever
+    the child's working directory (a relative ``PYTHONPATH`` would not follow it into a scratch directory)."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+    return {**env, **extra}
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from ..store.engine import DuckEngine
 from ..store.keys import KeyStore
 from ..store.lake import Lake
 from ..store.market import MarketStore
-from .harness import bench_market, serve_dir_over
+from .harness import bench_market, child_env, serve_dir_over
 
 CLIENTS = 8
 SECONDS = 8.0
@@ -44,8 +44,7 @@ def _free_port() -> int:
 
 def _start(serve_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": package_root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = child_env()
     cmd = [sys.executable, "-m", "cutemarkets_server.cli", "serve", "--data-dir", str(serve_dir)]
     cmd += ["--port", str(port), "--no-live", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
