@@ -491,17 +491,6 @@ def sidecar_path_of(file: str) -> str:
     return file.removesuffix(".parquet") + ".last.parquet"
 
 
-def _joined(spans: list[_Span]) -> list[_Span]:
-    """Adjacent spans of the same file merged (a pack holds one ticker's days back to back)."""
-    out: list[_Span] = []
-    for s in spans:
-        if out and out[-1].file == s.file and out[-1].stop == s.start:
-            out[-1] = _Span(s.file, out[-1].start, s.stop)
-        else:
-            out.append(s)
-    return out
-
-
 def _newest_days(snap: ManifestSnapshot, name: str, last: dt.date, count: int) -> list[dt.date]:
     """The newest ``count`` days of ``name`` on or before ``last``, newest first."""
     days = snap.days(name)
