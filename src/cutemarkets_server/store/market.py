@@ -31,7 +31,6 @@ from .rowreader import RowReader, ranges_to_rows
 from .schemas import dataset
 
 LOOKBACK_PARTITIONS = 10
-WALK_WINDOW_DAYS = 8  # a tick page asks the index for its ticker's runs this many days at a time, then doubling
 
 
 @dataclass(frozen=True, slots=True)
