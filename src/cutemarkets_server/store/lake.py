@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from .dayindex import NO_MAX_TS, NO_MIN_TS, NO_ORDINAL, DayIndex, TickerRuns
 from .rowindex import Run, merge_runs, table_runs
-from .rowreader import RowReader
+from .rowreader import RowReader, ranges_to_rows
 from .schemas import ALL, Dataset, dataset
 
 SUPERSEDED_GRACE_S = 600.0
@@ -715,19 +715,19 @@ class Lake:
         assert ds.time_column is not None
         directory = self.root / ds.name / "_packs" / period
         directory.mkdir(parents=True, exist_ok=True)
-        layout: list[tuple[Partition, list[tuple[str, int, int]]]] = []
+        layout: list[tuple[Partition, list[tuple[str, int, int, int | None, int | None]]]] = []
         with self._connect() as con:
             for p in parts:
                 rel = str(Path(p.files[0]).relative_to(self.root))
                 rows = con.execute(
-                    "SELECT r.ticker, r.first_row, r.rows FROM files f JOIN runs r ON r.file_id = f.file_id "
-                    "WHERE f.path = ? ORDER BY r.first_row",
+                    "SELECT r.ticker, r.first_row, r.rows, r.min_ts, r.max_ts FROM files f "
+                    "JOIN runs r ON r.file_id = f.file_id WHERE f.path = ? ORDER BY r.first_row",
                     (rel,),
                 ).fetchall()
                 layout.append((p, rows))
         per_ticker: dict[str, int] = {}
         for _, rows in layout:
-            for ticker, _first, n in rows:
+            for ticker, _first, n, _lo, _hi in rows:
                 per_ticker[ticker] = per_ticker.get(ticker, 0) + n
         if not per_ticker:
             return
@@ -749,20 +749,32 @@ class Lake:
             writer = _parquet_writer(tmp, ds)
             try:
                 for lo, hi in chunks:
-                    tables = []
+                    # Each day's slice of the chunk's tickers is read whole; the day files' runs say where each
+                    # (ticker, day) sits in it, so the pack's order (ticker, then day) is a take of whole runs
+                    # and its runs are theirs, moved: no sort of the rows, no second pass over them.
+                    tables: list[pa.Table] = []
+                    pieces: list[tuple[str, int, int, int, int | None, int | None]] = []
+                    base = 0
                     for p, rows in layout:
-                        inside = [(first, n) for ticker, first, n in rows if lo <= ticker <= hi]
+                        inside = [r for r in rows if lo <= r[0] <= hi]
                         if not inside:
                             continue
-                        a, b = inside[0][0], inside[-1][0] + inside[-1][1]
-                        t = reader.spans(p.files[0], [(a, b)])[0]
-                        tables.append(t.append_column("__day", pa.array([p.day.toordinal()] * t.num_rows, pa.int32())))
+                        a, b = inside[0][1], inside[-1][1] + inside[-1][2]
+                        tables.append(reader.spans(p.files[0], [(a, b)])[0])
+                        day = p.day.toordinal()
+                        pieces += [(t, day, base + first - a, n, mn, mx) for t, first, n, mn, mx in inside]
+                        base += b - a
                     if not tables:
                         continue
-                    table = pa.concat_tables(tables).sort_by([("ticker", "ascending"), ("__day", "ascending")])
-                    ordinals = table["__day"].to_numpy()
-                    table = conform(ds, table.drop_columns(["__day"]))
-                    runs.extend(table_runs(table, parts[0].day, ds.time_column, offset=written, ordinals=ordinals))
+                    pieces.sort(key=lambda piece: (piece[0], piece[1]))
+                    starts = np.array([piece[2] for piece in pieces], dtype=np.int64)
+                    sizes = np.array([piece[3] for piece in pieces], dtype=np.int64)
+                    order = ranges_to_rows(starts, starts + sizes)
+                    table = conform(ds, pa.concat_tables(tables).take(pa.array(order)))
+                    at = written
+                    for ticker, day, _start, n, mn, mx in pieces:
+                        runs.append(Run(ticker, dt.date.fromordinal(day), at, n, mn, mx))
+                        at += n
                     writer.write_table(table, row_group_size=ds.row_group_size)
                     written += table.num_rows
             finally:
