@@ -57,7 +57,11 @@ End = Annotated[
 ]
 Profile = Annotated[
     str,
-    typer.Option("--profile", envvar="CUTEMARKETS_PROFILE", help="Market size: default, bench or test."),
+    typer.Option(
+        "--profile",
+        envvar="CUTEMARKETS_PROFILE",
+        help="Market size: default, full (real SPY/QQQ option volume, 20 tick sessions), bench or test.",
+    ),
 ]
 Replay = Annotated[
     str | None,
@@ -138,8 +142,10 @@ def _build(settings: Settings, seed: int, end: dt.date | None, profile: str) -> 
 
     from .sim.build import build_market
 
-    if profile not in ("default", "bench", "test"):
-        raise typer.BadParameter(f"unknown profile {profile!r}; choose default, bench or test", param_hint="--profile")
+    if profile not in ("default", "full", "bench", "test"):
+        raise typer.BadParameter(
+            f"unknown profile {profile!r}; choose default, full, bench or test", param_hint="--profile"
+        )
     layout = settings.layout
     for stale in (layout.lake, layout.quarantine):
         if stale.exists():

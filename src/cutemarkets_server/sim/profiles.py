@@ -3,6 +3,9 @@
 * ``default`` - seven underlyings with 30 tick sessions; SPY and QQQ (the focus underlyings) with 126 tick
   sessions, option quotes re-priced at least once a minute near the money and thousands of times a session
   at the money on the same day; a year (252 sessions) of daily bars.
+* ``full`` - the default's tickers and year, with SPY and QQQ option trades at real volume (twelve times the
+  default's trade rate: about 7 million SPY contracts a session) over a 20-session tick window; open interest
+  and the daily option bars of the year follow the same rate. Larger per session, shorter in ticks.
 * ``test`` - a few tickers, 8 tick sessions, 80 daily sessions and a few hundred contracts (seconds).
 * ``history`` - SPY alone over 300 tick sessions, lighter per day (benchmarks of growth with history).
 * ``tiny`` - the smallest market that still holds every feature, the longer focus window included (for
@@ -92,6 +95,24 @@ PROFILES: dict[str, Profile] = {
             focus=("SPY", "QQQ"),
             quote_sessions=126,
             fast_sweeps=600.0,
+        ),
+        Profile(
+            name="full",
+            stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
+            option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
+            tick_sessions=20,
+            daily_sessions=126,
+            split=SplitPlan("NVDA", offset=8),
+            name_change=NameChange("QQQ", offset=12, new_name="Invesco QQQ ETF"),
+            stock_quotes_per_day=22_000,
+            stock_trades_per_day=14_000,
+            option_quotes_per_day=30_000,
+            option_trades_per_day=36_000,
+            chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
+            focus=("SPY", "QQQ"),
+            quote_sessions=20,
+            fast_sweeps=600.0,
+            focus_trades=12.0,
         ),
         Profile(
             name="test",
