@@ -64,6 +64,8 @@ def test_bad_flags_are_explained_not_tracebacks(tmp_path: Path) -> None:
     assert code == 2 and "unknown product" in out
     code, out = cli("demo", "--end", "yesterday", "--data-dir", str(tmp_path))
     assert code == 2 and "--end" in out
+    code, out = cli("demo", "--profile", "huge", "--data-dir", str(tmp_path))
+    assert code == 2 and "unknown profile 'huge'" in out and "full" in out
 
 
 def test_data_dir_comes_from_the_environment(tmp_path: Path) -> None:
