@@ -18,7 +18,7 @@ shortened sessions scale them down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -76,42 +76,35 @@ class Profile:
         return max(self.tick_sessions, self.quote_sessions)
 
 
+_DEFAULT = Profile(
+    name="default",
+    stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
+    option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
+    tick_sessions=30,
+    daily_sessions=126,
+    split=SplitPlan("NVDA", offset=8),
+    name_change=NameChange("QQQ", offset=18, new_name="Invesco QQQ ETF"),
+    stock_quotes_per_day=22_000,
+    stock_trades_per_day=14_000,
+    option_quotes_per_day=30_000,
+    option_trades_per_day=36_000,
+    chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
+    focus=("SPY", "QQQ"),
+    quote_sessions=126,
+    fast_sweeps=600.0,
+)
+
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile(
-            name="default",
-            stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
-            option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
-            tick_sessions=30,
-            daily_sessions=126,
-            split=SplitPlan("NVDA", offset=8),
-            name_change=NameChange("QQQ", offset=18, new_name="Invesco QQQ ETF"),
-            stock_quotes_per_day=22_000,
-            stock_trades_per_day=14_000,
-            option_quotes_per_day=30_000,
-            option_trades_per_day=36_000,
-            chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
-            focus=("SPY", "QQQ"),
-            quote_sessions=126,
-            fast_sweeps=600.0,
-        ),
-        Profile(
+        _DEFAULT,
+        replace(
+            _DEFAULT,
             name="full",
-            stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
-            option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
             tick_sessions=20,
-            daily_sessions=126,
-            split=SplitPlan("NVDA", offset=8),
             name_change=NameChange("QQQ", offset=12, new_name="Invesco QQQ ETF"),
-            stock_quotes_per_day=22_000,
-            stock_trades_per_day=14_000,
-            option_quotes_per_day=30_000,
-            option_trades_per_day=36_000,
-            chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=2.2, step_scale=1.0),
-            focus=("SPY", "QQQ"),
             quote_sessions=20,
-            fast_sweeps=600.0,
             focus_trades=12.0,
         ),
         Profile(
