@@ -26,6 +26,11 @@ def encode_tickers(tickers: Sequence[str]) -> np.ndarray:
     return np.unique(np.array([t.encode() for t in tickers]))
 
 
+def _column(values: tuple, missing: int) -> np.ndarray:
+    """An ``int64`` column of index values, ``missing`` where a value is unknown (None)."""
+    return np.fromiter((missing if v is None else v for v in values), dtype=np.int64, count=len(values))
+
+
 @dataclass(frozen=True, slots=True)
 class DayIndex:
     """Runs of one (file, day): ticker (sorted), first row, row count, first and last time, ``.last`` ordinal."""
@@ -46,18 +51,13 @@ class DayIndex:
         tickers, first, count, lo, hi, ordinal = zip(*rows, strict=True)
         keys = np.array([t.encode() for t in tickers])
         order = np.argsort(keys, kind="stable")
-
-        def column(values: tuple, missing: int) -> np.ndarray:
-            out = np.fromiter((missing if v is None else v for v in values), dtype=np.int64, count=len(values))
-            return out[order]
-
         return cls(
             keys[order],
-            column(first, 0),
-            column(count, 0),
-            column(lo, NO_MIN_TS),
-            column(hi, NO_MAX_TS),
-            column(ordinal, NO_ORDINAL),
+            _column(first, 0)[order],
+            _column(count, 0)[order],
+            _column(lo, NO_MIN_TS)[order],
+            _column(hi, NO_MAX_TS)[order],
+            _column(ordinal, NO_ORDINAL)[order],
         )
 
     def __len__(self) -> int:
@@ -98,12 +98,13 @@ class TickerRuns:
             empty = np.empty(0, dtype=np.int64)
             return cls(empty, empty, empty, empty, empty, empty)
         day, file_id, first, count, lo, hi = zip(*rows, strict=True)
-
-        def column(values: tuple, missing: int = 0) -> np.ndarray:
-            return np.fromiter((missing if v is None else v for v in values), dtype=np.int64, count=len(values))
-
         return cls(
-            column(day), column(file_id), column(first), column(count), column(lo, NO_MIN_TS), column(hi, NO_MAX_TS)
+            _column(day, 0),
+            _column(file_id, 0),
+            _column(first, 0),
+            _column(count, 0),
+            _column(lo, NO_MIN_TS),
+            _column(hi, NO_MAX_TS),
         )
 
     def __len__(self) -> int:
