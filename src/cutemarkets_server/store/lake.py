@@ -47,7 +47,7 @@ PACK_CHUNK_ROWS = 1_000_000  # rows merged in memory at a time while building a 
 PACK_THREADS = 2  # packs written at once by compact()
 FILE_RUNS_MIN_TICKERS = 32  # above this many tickers, a one-day look-up reads the file's whole index
 DAY_INDEX_BUDGET_BYTES = 256 << 20  # cached day indexes (about 1.7 MB for a busy options day)
-TICKER_RUNS_BUDGET_BYTES = 32 << 20  # cached whole-history runs of single tickers (bars), Python overhead counted
+TICKER_RUNS_BUDGET_BYTES = 32 << 20  # cached whole-history runs of single tickers, Python overhead counted
 _TICKER_RUNS_OVERHEAD = 1024  # bytes of Python objects per cached entry besides its arrays
 
 _MANIFEST_DDL = """
@@ -209,7 +209,7 @@ class Lake:
         # The whole row index of recently read files (content-addressed, so never stale).
         self._day_indexes: OrderedDict[tuple[str, str], DayIndex] = OrderedDict()
         self._cached_bytes = 0
-        # Single tickers' runs on every day of the current manifest generation (bar ranges).
+        # Single tickers' runs on every day of the current manifest generation (tick pages and bars).
         self._ticker_runs: OrderedDict[tuple[str, str, bool], TickerRuns] = OrderedDict()
         self._ticker_runs_generation: tuple[int, int] | None = None
         self._ticker_runs_bytes = 0
@@ -380,7 +380,7 @@ class Lake:
     def ticker_runs(self, snap: ManifestSnapshot, name: str, ticker: str, *, packed: bool = True) -> TickerRuns:
         """``ticker``'s runs of ``name`` on every day of ``snap``, each from the file serving the day (a valid
         pack with ``packed``). Kept in an LRU of at most ``TICKER_RUNS_BUDGET_BYTES`` for the newest
-        generation of the manifest: bar ranges of the same tickers are asked again and again, and a whole
+        generation of the manifest: pages and bar ranges of the same tickers are asked again and again, and a whole
         history costs one seek per serving file (few, once the bars are packed)."""
         key = (name, ticker, packed)
         with self._lock:
@@ -454,7 +454,7 @@ class Lake:
         ).get(number)
         if file_id is None:
             return None
-        return str(self.root) + os.sep + snap.paths[file_id], self._day_index(file_id, number)
+        return self.file_path(snap, file_id), self._day_index(file_id, number)
 
     def _day_index(self, file_id: int, number: int) -> DayIndex:
         key = (file_id, number)
@@ -697,7 +697,7 @@ class Lake:
                 if len(parts) < 2 or all(p.day in held and held[p.day].period == period for p in parts):
                     continue
                 work.append((ds, period, parts))
-        # Packs are independent and their reading, sorting and writing run in Arrow without the GIL: on a
+        # Packs are independent and their reading, taking and writing run in Arrow without the GIL: on a
         # build's many periods two threads take about half the time. Each switches itself in.
         threads = max(1, min(PACK_THREADS, len(work), os.cpu_count() or 1))
         if threads == 1:
