@@ -315,11 +315,8 @@ def export_dbn(
                 by_day.setdefault(day, []).append(schema)
     for day, day_schemas in sorted(by_day.items()):
         for schema in day_schemas:
-            equities = schema.startswith("equities:")
-            name = schema.split(":", 1)[1] if equities else schema
-            ds = EQUITIES if equities else OPRA
-            ids = uni.stock_ids if equities else uni.option_ids
-            raw = {t: t for t in ids} if equities else {t: _osi(t) for t in ids}
+            equities, name = _split(schema)
+            ds, ids, raw = _feed(uni, equities)
             records = _records(lake, uni, day, name, equities)
             assert records is not None  # every schema was checked above
             meta = _metadata(ds, name, day, ids, raw, mappings)
@@ -338,11 +335,8 @@ def _export_utc_days(
     compress: bool,
     mappings: bool,
 ) -> list[Path]:
-    equities = schema.startswith("equities:")
-    name = schema.split(":", 1)[1] if equities else schema
-    ds = EQUITIES if equities else OPRA
-    ids = uni.stock_ids if equities else uni.option_ids
-    raw = {t: t for t in ids} if equities else {t: _osi(t) for t in ids}
+    equities, name = _split(schema)
+    ds, ids, raw = _feed(uni, equities)
 
     def stream() -> Iterator[object]:
         for day in days:
@@ -361,9 +355,21 @@ def _export_utc_days(
     return out
 
 
-def _maker(schema: str) -> object | None:
+def _split(schema: str) -> tuple[bool, str]:
+    """(equities?, the DBN schema name) of ``equities:trades`` or ``trades``."""
     equities = schema.startswith("equities:")
-    name = schema.split(":", 1)[1] if equities else schema
+    return equities, schema.split(":", 1)[1] if equities else schema
+
+
+def _feed(uni: _Universe, equities: bool) -> tuple[str, dict[str, int], dict[str, str]]:
+    """(dataset folder, instrument ids, raw symbol of each id) of the equities or the options feed."""
+    ids = uni.stock_ids if equities else uni.option_ids
+    raw = {t: t for t in ids} if equities else {t: _osi(t) for t in ids}
+    return (EQUITIES if equities else OPRA), ids, raw
+
+
+def _maker(schema: str) -> object | None:
+    equities, name = _split(schema)
     return (_STOCK_MAKERS if equities else _OPTION_MAKERS).get(name)
 
 
