@@ -142,7 +142,10 @@ def server_process(serve_dir: Path) -> Iterator[tuple[str, int]]:
     sock.close()
     command = [sys.executable, "-m", "cutemarkets_server.cli", "serve", "--data-dir", str(serve_dir)]
     proc = subprocess.Popen(
-        [*command, "--port", str(port), "--no-live"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*command, "--port", str(port), "--no-live"],
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
