@@ -179,6 +179,67 @@ def test_a_pack_serves_its_days_until_one_is_replaced(tmp_path: Path) -> None:
     assert page(lake, "AAPL", descending=True) == [5.0, 4.0, 2.0, 1.0]
 
 
+def test_packs_take_whole_runs_in_ticker_then_day_order_whether_threads_or_processes_write_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pack holds its days' rows by (ticker, day), each day's rows of a ticker in their order, with a run per
+    (ticker, day). Written on threads in many small chunks or by processes (a market build), the same."""
+    import random
+
+    import cutemarkets_server.store.lake as lake_module
+
+    rng = random.Random(5)
+    days = [dt.date(2025, 10, 30), dt.date(2025, 10, 31), dt.date(2025, 11, 3), dt.date(2025, 11, 4)]
+    tables = {
+        d: day_trades(
+            d,
+            {
+                t: [round(rng.uniform(1, 100), 2) for _ in range(rng.randint(1, 6))]
+                for t in ("AAPL", "MSFT", "NVDA", "SPY", "TSLA")
+                if rng.random() < 0.7
+            },
+        )
+        for d in days
+    }
+    expected = sorted(
+        (t, d, ts, p)
+        for d, table in tables.items()
+        for t, ts, p in zip(*(table[c].to_pylist() for c in ("ticker", "sip_timestamp", "price")), strict=True)
+    )
+
+    def packed(root: Path, processes: int) -> tuple[list, list]:
+        lake = Lake(root)
+        for d, table in tables.items():
+            lake.write_partition("stock_trades", d, table, source="u")
+        assert lake.compact("stock_trades", processes=processes) == 2
+        snap = lake.snapshot()
+        files = sorted({str(root / pack.file) for pack in snap.packs["stock_trades"].values()})
+        rows = []
+        for f in files:
+            t = pa.parquet.read_table(f)
+            rows += zip(*(t[c].to_pylist() for c in ("ticker", "sip_timestamp", "price")), strict=True)
+        tickers = sorted({r[0] for r in expected})
+        runs = [
+            (r.file, r.ticker, r.day, r.first_row, r.rows, r.min_ts, r.max_ts)
+            for r in lake.runs(snap, "stock_trades", tickers, packed=True)
+        ]
+        return rows, [(Path(r[0]).name, *r[1:]) for r in runs]
+
+    import cutemarkets_server.store.packlayout as packlayout
+
+    monkeypatch.setattr(lake_module, "PACK_CHUNK_ROWS", 7)
+    monkeypatch.setattr(packlayout, "RUN_BATCH_ROWS", 3)  # runs cross the batches the day files are read in
+    threads = packed(tmp_path / "threads", 0)
+    monkeypatch.undo()
+    processes = packed(tmp_path / "processes", 2)
+    by_month = sorted(expected, key=lambda r: (r[1].month, r[0], r[1], r[2]))
+    assert threads[0] == processes[0] == [(t, ts, p) for t, _d, ts, p in by_month]
+    assert [r[1:] for r in threads[1]] == [r[1:] for r in processes[1]]
+    for _file, ticker, day, _first, n, lo, hi in processes[1]:
+        mine = [ts for t, d, ts, _p in expected if t == ticker and d == day]
+        assert (n, lo, hi) == (len(mine), min(mine), max(mine))
+
+
 def test_a_lake_without_an_index_is_indexed_when_opened(tmp_path: Path) -> None:
     import sqlite3
 

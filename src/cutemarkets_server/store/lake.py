@@ -21,14 +21,15 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import sqlite3
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -38,8 +39,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .dayindex import NO_MAX_TS, NO_MIN_TS, NO_ORDINAL, DayIndex, TickerRuns
+from .packlayout import EPOCH_ORDINAL, PackLayout, PackRuns, concat_runs
 from .rowindex import Run, merge_runs, table_runs
-from .rowreader import RowReader, ranges_to_rows
+from .rowreader import RowReader
 from .schemas import ALL, Dataset, dataset
 
 SUPERSEDED_GRACE_S = 600.0
@@ -105,7 +107,7 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 RUNS_VERSION = "2"  # 1: one TEXT row per run with two secondary indexes; 2: ``files`` + ``runs`` keyed by file
-_EPOCH = dt.date(1970, 1, 1).toordinal()
+_EPOCH = EPOCH_ORDINAL
 
 
 def day_number(day: dt.date) -> int:
@@ -667,10 +669,12 @@ class Lake:
                 raise
 
     # -- packs -----------------------------------------------------------------------------------
-    def compact(self, name: str | None = None, *, ticks: bool | None = None) -> int:
+    def compact(self, name: str | None = None, *, ticks: bool | None = None, processes: int = 0) -> int:
         """Build the packs that are missing or out of date (every bar dataset and the trades, the quotes too
         with ``ticks``, or just ``name``). Each pack covers one period, is written beside the day files and
         switched in by one transaction, so the work per step is bounded and readers never see a partial pack.
+        With ``processes`` > 1 the packs are written by that many processes (worth their start-up on a
+        market's worth of packs), else by ``PACK_THREADS`` threads.
 
         Trades are packed by month: a busy contract's page of 1,000 trades spans weeks of day files, one or two
         packs. Quote packs are off unless asked for (``ticks=True`` or ``CUTEMARKETS_PACK_TICKS=1``): a page of
@@ -698,7 +702,16 @@ class Lake:
                     continue
                 work.append((ds, period, parts))
         # Packs are independent and their reading, taking and writing run in Arrow without the GIL: on a
-        # build's many periods two threads take about half the time. Each switches itself in.
+        # build's many periods two threads take about half the time. Each switches itself in. The longest
+        # start first: a pack of daily bars (by year) has a run per row, about ten times a tick row's work.
+        work.sort(key=lambda job: -sum(p.rows for p in job[2]) * (10 if job[0].pack_period == "year" else 1))
+        if processes > 1 and len(work) > 1:
+            ctx = multiprocessing.get_context("spawn")
+            jobs = [(str(self.root), ds.name, period, parts) for ds, period, parts in work]
+            with ProcessPoolExecutor(min(processes, len(work)), mp_context=ctx) as pool:
+                for _ in pool.map(_write_pack_in_process, jobs):
+                    pass
+            return len(work)
         threads = max(1, min(PACK_THREADS, len(work), os.cpu_count() or 1))
         if threads == 1:
             for job in work:
@@ -715,66 +728,27 @@ class Lake:
         assert ds.time_column is not None
         directory = self.root / ds.name / "_packs" / period
         directory.mkdir(parents=True, exist_ok=True)
-        layout: list[tuple[Partition, list[tuple[str, int, int, int | None, int | None]]]] = []
-        with self._connect() as con:
-            for p in parts:
-                rel = str(Path(p.files[0]).relative_to(self.root))
-                rows = con.execute(
-                    "SELECT r.ticker, r.first_row, r.rows, r.min_ts, r.max_ts FROM files f "
-                    "JOIN runs r ON r.file_id = f.file_id WHERE f.path = ? ORDER BY r.first_row",
-                    (rel,),
-                ).fetchall()
-                layout.append((p, rows))
-        per_ticker: dict[str, int] = {}
-        for _, rows in layout:
-            for ticker, _first, n, _lo, _hi in rows:
-                per_ticker[ticker] = per_ticker.get(ticker, 0) + n
-        if not per_ticker:
+        layout = PackLayout([p.files[0] for p in parts], [p.day.toordinal() for p in parts], ds.time_column)
+        if not layout.names:
             return
-        chunks: list[tuple[str, str]] = []
-        start, total = None, 0
-        for ticker in sorted(per_ticker):
-            start = ticker if start is None else start
-            total += per_ticker[ticker]
-            if total >= PACK_CHUNK_ROWS:
-                chunks.append((start, ticker))
-                start, total = None, 0
-        if start is not None:
-            chunks.append((start, max(per_ticker)))
         reader = RowReader(max_open=len(parts) + 1)
         tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet"
-        runs: list[Run] = []
+        chunk_runs: list[PackRuns] = []
+        offsets: list[int] = []
         written = 0
         try:
             writer = _parquet_writer(tmp, ds)
             try:
-                for lo, hi in chunks:
+                for chunk in layout.chunks(PACK_CHUNK_ROWS):
                     # Each day's slice of the chunk's tickers is read whole; the day files' runs say where each
                     # (ticker, day) sits in it, so the pack's order (ticker, then day) is a take of whole runs
                     # and its runs are theirs, moved: no sort of the rows, no second pass over them.
-                    tables: list[pa.Table] = []
-                    pieces: list[tuple[str, int, int, int, int | None, int | None]] = []
-                    base = 0
-                    for p, rows in layout:
-                        inside = [r for r in rows if lo <= r[0] <= hi]
-                        if not inside:
-                            continue
-                        a, b = inside[0][1], inside[-1][1] + inside[-1][2]
-                        tables.append(reader.spans(p.files[0], [(a, b)])[0])
-                        day = p.day.toordinal()
-                        pieces += [(t, day, base + first - a, n, mn, mx) for t, first, n, mn, mx in inside]
-                        base += b - a
-                    if not tables:
+                    if not chunk.spans:
                         continue
-                    pieces.sort(key=lambda piece: (piece[0], piece[1]))
-                    starts = np.array([piece[2] for piece in pieces], dtype=np.int64)
-                    sizes = np.array([piece[3] for piece in pieces], dtype=np.int64)
-                    order = ranges_to_rows(starts, starts + sizes)
-                    table = conform(ds, pa.concat_tables(tables).take(pa.array(order)))
-                    at = written
-                    for ticker, day, _start, n, mn, mx in pieces:
-                        runs.append(Run(ticker, dt.date.fromordinal(day), at, n, mn, mx))
-                        at += n
+                    tables = [reader.spans(parts[f].files[0], [(a, b)])[0] for f, a, b in chunk.spans]
+                    table = conform(ds, pa.concat_tables(tables).take(pa.array(chunk.order)))
+                    chunk_runs.append(chunk.runs)
+                    offsets.append(written)
                     writer.write_table(table, row_group_size=ds.row_group_size)
                     written += table.num_rows
             finally:
@@ -812,7 +786,7 @@ class Lake:
                         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     ),
                 )
-                _record_runs(con, ds.name, None, rel, runs)
+                _record_run_records(con, ds.name, None, rel, concat_runs(chunk_runs, offsets).records)
                 if old and old[0] != rel:
                     con.execute("INSERT OR REPLACE INTO superseded VALUES (?, ?)", (old[0], now))
                 con.execute("COMMIT")
@@ -883,18 +857,31 @@ def _columns(con: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in con.execute(f"PRAGMA table_info({table})")]
 
 
+def _write_pack_in_process(job: tuple[str, str, str, list[Partition]]) -> None:
+    root, name, period, parts = job
+    Lake(Path(root))._write_pack(dataset(name), period, parts)
+
+
 def _record_runs(con: sqlite3.Connection, name: str, day: str | None, rel: str, runs: list[Run]) -> None:
-    """Record the runs of file ``rel`` (a day file of ``day``, or a pack) inside the caller's transaction. A new
-    file gets the next id, so its runs (already in key order: the file is sorted by ticker) go at the end of the
-    index; the same file written again keeps its id."""
+    """Record the runs of file ``rel`` (a day file of ``day``, or a pack) inside the caller's transaction."""
+
+    def records(file_id: int) -> Iterator[tuple]:
+        for r in runs:
+            yield (file_id, r.ticker, r.day.toordinal() - _EPOCH, r.first_row, r.rows, r.min_ts, r.max_ts, r.ordinal)
+
+    _record_run_records(con, name, day, rel, records)
+
+
+def _record_run_records(
+    con: sqlite3.Connection, name: str, day: str | None, rel: str, records: Callable[[int], Iterable[tuple]]
+) -> None:
+    """Record the rows of the ``runs`` table that ``records(file_id)`` gives for file ``rel``. A new file gets the
+    next id, so its runs (already in key order: the file is sorted by ticker) go at the end of the index; the
+    same file written again keeps its id."""
     con.execute("INSERT INTO files(dataset, day, path) VALUES (?, ?, ?) ON CONFLICT(path) DO NOTHING", (name, day, rel))
     (file_id,) = con.execute("SELECT file_id FROM files WHERE path = ?", (rel,)).fetchone()
     con.execute("DELETE FROM runs WHERE file_id = ?", (file_id,))
-    rows = [
-        (file_id, r.ticker, r.day.toordinal() - _EPOCH, r.first_row, r.rows, r.min_ts, r.max_ts, r.ordinal)
-        for r in runs
-    ]
-    con.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records(file_id))
 
 
 def _forget_file(con: sqlite3.Connection, rel: str) -> None:
