@@ -86,6 +86,7 @@ def _day_tasks(plan: MarketPlan, data_dir: Path) -> Iterator[DayTask]:
             chains=[_chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries) for u in chained],
             curve=plan.curves[day],
             other_day_bars=daily_bars_table(list(bars.values())) if stocks and others else None,
+            quote_only=() if plan.prints_option_trades(day) else tuple(u.ticker for u in chained),
             bar_chains=[
                 BarChain(
                     _chain_day(u.ticker, plan.chain.listed(u.ticker, day), expiries),
@@ -188,7 +189,7 @@ def build_market(
     finally:
         outcomes.close()
     _drop_stale(lake, rec)
-    lake.compact()
+    lake.compact(processes=n_workers)
     lake.set_meta(META_KEY, market_meta(plan))
     return BuildReport(
         data_dir=data_dir,

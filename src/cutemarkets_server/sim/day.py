@@ -7,7 +7,9 @@ partitions written and the option volume per contract (for open interest).
 On a session where only some tickers tick (the focus window before the full tick window), the task also
 carries the daily bars of the other stocks and the chains of the other option underlyings; the day's
 stock and option bars are then derived from the trades of the ticking ones and stored together with the
-daily bars of the others (:mod:`.optionbars`). A session before every tick window only has daily option
+daily bars of the others (:mod:`.optionbars`). On such a session the focus underlyings' options are quoted
+but print no trade rows (``quote_only``): their daily bars are drawn from the trade statistics too, with
+the high and low of the underlying's own ticks. A session before every tick window only has daily option
 bars.
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..ingest.pipeline import DERIVED_BARS, Ingestor, bars_from_trades
-from ..market.calendar import xnys
+from ..market.calendar import SessionHours, xnys
 from ..store.lake import Lake, Partition, conform
 from ..store.schemas import dataset
 from .intraday import second_path
@@ -58,6 +60,14 @@ class DayTask:
     curve: RateCurve
     other_day_bars: pa.Table | None = None  # daily bars of the stocks without ticks on this day
     bar_chains: list[BarChain] = field(default_factory=list)  # option underlyings with daily bars only
+    quote_only: tuple[str, ...] = ()  # underlyings of ``chains`` whose options are quoted without trade rows
+
+
+@dataclass
+class GeneratedDay:
+    tables: dict[str, pa.Table]  # stock quotes and trades, option quotes and trades
+    volumes: dict[str, float]  # option ticker -> contracts traded
+    ranges: dict[str, tuple[float, float]]  # stock ticker -> regular session's (low, high) of its trades
 
 
 @dataclass
@@ -88,18 +98,25 @@ def _concat(name: str, tables: list[pa.Table]) -> pa.Table:
 
 def option_trades_per_day(profile: Profile, sp: TickerSpec) -> float:
     """Expected option trades per full session of ``sp``'s chain at unit activity."""
-    per_day = profile.option_trades_per_day * sp.micro.option_activity
+    per_day = profile.option_trades_per_day * sp.micro.option_activity * sp.micro.option_volume
     return per_day * profile.focus_trades if sp.ticker in profile.focus else per_day
 
 
-def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
-    """The session's tick tables (stock quotes and trades, option quotes and trades) and the option volume
-    per contract, without writing anything."""
+def _regular_range(trades: pa.Table, hours: SessionHours) -> tuple[float, float]:
+    ts = trades["sip_timestamp"].to_numpy()
+    price = trades["price"].to_numpy()[(ts >= hours.open_ns) & (ts < hours.close_ns)]
+    return (float(price.min()), float(price.max())) if len(price) else (float("nan"), float("nan"))
+
+
+def generate_day(task: DayTask) -> GeneratedDay:
+    """The session's tick tables, the option volume per contract and the underlyings' ranges, without
+    writing anything."""
     profile = get_profile(task.profile)
     day, seed = task.day, task.seed
     hours = xnys().hours(day)
     out: dict[str, list[pa.Table]] = {"stock_quotes": [], "stock_trades": [], "option_quotes": [], "option_trades": []}
     underlying: dict[str, tuple[DayPrices, StockDay]] = {}
+    ranges: dict[str, tuple[float, float]] = {}
     for ticker, prices in zip(task.stock_tickers, task.stocks, strict=True):
         sp = ticker_spec(ticker)
         path = second_path(rng_for(seed, sp.index, day, Stream.PATH), hours, prices)
@@ -116,6 +133,7 @@ def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
         out["stock_quotes"].append(sd.quotes)
         out["stock_trades"].append(sd.trades)
         underlying[ticker] = (prices, sd)
+        ranges[ticker] = _regular_range(sd.trades, hours)
 
     volumes: dict[str, float] = {}
     for chain in task.chains:
@@ -138,24 +156,28 @@ def generate_day(task: DayTask) -> tuple[dict[str, pa.Table], dict[str, float]]:
             chain,
             market,
             profile.option_quotes_per_day * sp.micro.option_activity,
-            option_trades_per_day(profile, sp),
+            0.0 if chain.underlying in task.quote_only else option_trades_per_day(profile, sp),
             profile.fast_sweeps if chain.underlying in profile.focus else 0.0,
         )
         out["option_quotes"].append(od.quotes)
         out["option_trades"].append(od.trades)
         for i in od.volume.nonzero()[0]:
             volumes[chain.tickers[i]] = float(od.volume[i])
-    return {name: _concat(name, tables) for name, tables in out.items()}, volumes
+    return GeneratedDay({name: _concat(name, tables) for name, tables in out.items()}, volumes, ranges)
 
 
-def bar_day(task: DayTask) -> tuple[pa.Table | None, dict[str, float]]:
-    """Daily bars of the option underlyings without ticks on the day, and their volume per contract."""
-    if not task.bar_chains:
+def bar_day(task: DayTask, ranges: dict[str, tuple[float, float]]) -> tuple[pa.Table | None, dict[str, float]]:
+    """Daily bars of the option underlyings without trade rows on the day (``ranges``: the day's low and high
+    of the ticking stocks), and their volume per contract."""
+    quoted = {c.underlying: c for c in task.chains if c.underlying in task.quote_only}
+    prices = dict(zip(task.stock_tickers, task.stocks, strict=True))
+    bar_chains = [*task.bar_chains, *(BarChain(c, prices[u], ranges[u]) for u, c in quoted.items())]
+    if not bar_chains:
         return None, {}
     profile = get_profile(task.profile)
     hours = xnys().hours(task.day)
     tables, volumes = [], {}
-    for bc in task.bar_chains:
+    for bc in bar_chains:
         sp = ticker_spec(bc.chain.underlying)
         rng = rng_for(task.seed, sp.index, task.day, Stream.OPTION_DAY_BARS)
         table, volume = option_day_bars(
@@ -167,24 +189,22 @@ def bar_day(task: DayTask) -> tuple[pa.Table | None, dict[str, float]]:
     return _concat("option_day_aggs", tables), volumes
 
 
-_ASSET_OF = {
-    "stock_quotes": "stocks",
-    "stock_trades": "stocks",
-    "option_quotes": "options",
-    "option_trades": "options",
-}
-
-
 def run_day(task: DayTask) -> DayOutcome:
-    tables, volumes = generate_day(task)
-    option_bars, bar_volumes = bar_day(task)
+    generated = generate_day(task)
+    option_bars, bar_volumes = bar_day(task, generated.ranges)
     ingestor = _ingestor(task.data_dir)
-    outcome = DayOutcome(task.day, volumes={**volumes, **bar_volumes})
+    outcome = DayOutcome(task.day, volumes={**generated.volumes, **bar_volumes})
     others = {"stock_trades": ("stocks", task.other_day_bars), "option_trades": ("options", option_bars)}
-    ticking = {"stocks": bool(task.stock_tickers), "options": bool(task.chains)}
+    trading = any(c.underlying not in task.quote_only for c in task.chains)
+    ticking = {
+        "stock_quotes": bool(task.stock_tickers),
+        "stock_trades": bool(task.stock_tickers),
+        "option_quotes": bool(task.chains),
+        "option_trades": trading,
+    }
     results = []
-    for name, table in tables.items():
-        if not ticking[_ASSET_OF[name]]:
+    for name, table in generated.tables.items():
+        if not ticking[name]:
             continue
         asset, other = others.get(name, ("", None))
         results += ingestor.write_day(name, task.day, table, source=task.source, derive_bars=other is None)
@@ -194,7 +214,7 @@ def run_day(task: DayTask) -> DayOutcome:
             daily = pa.concat_tables([daily, conform(dataset(day_ds), other)])
             results += ingestor.write_day(minute_ds, task.day, minute, source=task.source)
             results += ingestor.write_day(day_ds, task.day, daily.sort_by("ticker"), source=task.source)
-    if option_bars is not None and not task.chains:
+    if option_bars is not None and not trading:
         results += ingestor.write_day("option_day_aggs", task.day, option_bars, source=task.source)
     for result in results:
         if result.partition is not None:

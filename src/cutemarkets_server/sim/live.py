@@ -297,7 +297,7 @@ class MarketClock:
             chains=listed_chains(self.store, day, underlyings),
             curve=self._curve(day),
         )
-        tables, _ = generate_day(task)
+        tables = generate_day(task).tables
         hours = self.calendar.hours(day)
         tape = SessionTape(day, tables, hours.premarket_open_ns, hours.after_hours_close_ns)
         session = LiveSession(tape, task, prices)

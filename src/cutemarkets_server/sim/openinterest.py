@@ -52,9 +52,9 @@ def initial_open_interest(
 
 def _opening_beta(days_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Beta parameters of the opening share (``2 * beta - 1`` of the volume opens positions, net) by the
-    calendar days left to expiry: net opening (+0.7) far out, still opening (+0.6) within ten days, net
-    closing (-0.1) in the last two days."""
-    a = np.where(days_left >= 10, 6.0, np.where(days_left >= 3, 4.0, 1.8))
+    calendar days left to expiry: net opening (+0.5) far out, less (+0.43) within ten days, net closing
+    (-0.1) in the last two days. Real index options hold about two sessions of their volume open."""
+    a = np.where(days_left >= 10, 3.0, np.where(days_left >= 3, 2.5, 1.8))
     b = np.where(days_left >= 10, 1.0, np.where(days_left >= 3, 1.0, 2.2))
     return a, b
 

@@ -1,13 +1,14 @@
-"""Daily option bars for the sessions where an underlying's options have no ticks.
+"""Daily option bars for the sessions where an underlying's options print no trade rows.
 
-Such a session (before the tick window of its underlying) still has listed contracts, open interest and
-a daily bar for each contract that traded, so that point-in-time questions about any day of the market's
-year have answers. The bar follows the tick generator's statistics without its rows: the number of trades
-per contract is drawn from the same intensity (:func:`~.options.trade_weights`, the day's trading activity)
-and each trade's size from the same distribution, so volume, open interest built from it and the daily
-bars join the tick window without a seam. Prices are the model values (the volatility surface of the
-day) at the underlying's open, close, high and low, on the contract's tick grid and a half-spread away
-from the model on the side a trade hit.
+Such a session (before the tick window; for a focus underlying, one whose options are only quoted) still
+has listed contracts, open interest and a daily bar for each contract that traded, so that point-in-time
+questions about any day of the market's year have answers. The bar follows the tick generator's
+statistics without its rows: the number of trades per contract is drawn from the same intensity
+(:func:`~.options.trade_weights`, the day's trading activity) and their sizes from the same distribution
+(:func:`~.options.summed_trade_sizes`), so volume, open interest built from it and the daily bars join the
+tick window without a seam. Prices are the model values (the volatility surface of the day) at the
+underlying's open, close, high and low, on the contract's tick grid and a half-spread away from the model
+on the side a trade hit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..market.calendar import SessionHours
 from ..market.timestamps import NS_PER_S, et_midnight_ns
 from ..store.schemas import dataset
 from .intraday import session_fraction
-from .options import NICKEL_FROM, ChainDay, Market, trade_sizes, trade_weights, trading_activity
+from .options import NICKEL_FROM, ChainDay, Market, summed_trade_sizes, trade_weights, trading_activity
 from .pricing import bsm_price
 from .rates import RateCurve
 from .skeleton import DayPrices
@@ -83,8 +84,7 @@ def option_day_bars(
     expected = trades_per_day * session_fraction(hours) * trading_activity(market) * weights / weights.sum()
     counts = rng.poisson(expected)
     counts[np.maximum(at_open, at_close) < MIN_TRADED] = 0
-    volume = np.bincount(np.repeat(np.arange(len(chain)), counts), weights=trade_sizes(rng, int(counts.sum())))
-    volume = np.concatenate((volume, np.zeros(len(chain) - len(volume))))
+    volume = summed_trade_sizes(rng, counts)
 
     traded = np.flatnonzero(counts > 0)
     penny = spec.micro.penny_options

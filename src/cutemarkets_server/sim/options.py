@@ -157,8 +157,9 @@ def trade_weights(chain: ChainDay, market: Market, hours: SessionHours) -> np.nd
 
 
 def trading_activity(market: Market) -> float:
-    """Option trading rises with the day's variance relative to its long-run level."""
-    return float(np.clip(np.sqrt(market.variance / market.params.long_run_var), 0.6, 2.5))
+    """Option trading rises with the day's variance relative to its long-run level, less than in proportion to
+    the volatility: ten times the variance about doubles the volume, as in a market sell-off."""
+    return float(np.clip((market.variance / market.params.long_run_var) ** 0.3, 0.6, 2.5))
 
 
 def _sorted_events(cidx: np.ndarray, offsets: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +258,6 @@ def option_day(
             dataset("option_quotes").schema.empty_table(), dataset("option_trades").schema.empty_table(), np.zeros(0)
         )
     scale = session_fraction(hours)
-    w_trade = trade_weights(chain, market, hours)
     span = hours.close_ns - hours.open_ns + 1
     spread_factor = 1.0 + 0.5 * quote_rng.random(n_contracts)
 
@@ -294,10 +294,11 @@ def option_day(
             "sequence_number": _feed_sequence(quote_rng, q_ts),
         }
     )
-    activity = trading_activity(market)
-    trades, volume = _trades(
-        trade_rng, chain, hours, scale * activity, w_trade, trades_per_day, span, q_cidx, q_ts, bid, ask
-    )
+    if trades_per_day <= 0:
+        return OptionDay(quotes, dataset("option_trades").schema.empty_table(), np.zeros(n_contracts))
+    weights = trade_weights(chain, market, hours)
+    scale *= trading_activity(market)
+    trades, volume = _trades(trade_rng, chain, hours, scale, weights, trades_per_day, span, q_cidx, q_ts, bid, ask)
     return OptionDay(quotes, trades, volume)
 
 
@@ -349,12 +350,33 @@ def _quote_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.clip(rng.lognormal(np.log(35.0), 1.1, n), 1, 5_000).astype(np.int64)
 
 
+SMALL_SHARE = 0.7  # prints that are small orders: geometric sizes (p = SMALL_P), at most SMALL_MAX contracts
+SMALL_P = 0.4
+SMALL_MAX = 10
+
+
+def _large_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.minimum(np.floor(5.0 * (1.0 - rng.random(n)) ** (-1.0 / 1.12)), 5_000)
+
+
 def trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     """Contracts per print: mostly small orders (median 3), a Pareto tail of larger and block trades
     (mean about 10, rare prints of thousands)."""
-    small = np.minimum(rng.geometric(0.4, n), 10)
-    large = np.floor(5.0 * (1.0 - rng.random(n)) ** (-1.0 / 1.12))
-    return np.where(rng.random(n) < 0.7, small, np.minimum(large, 5_000)).astype(np.int64)
+    small = np.minimum(rng.geometric(SMALL_P, n), SMALL_MAX)
+    large = _large_sizes(rng, n)
+    return np.where(rng.random(n) < SMALL_SHARE, small, large).astype(np.int64)
+
+
+def summed_trade_sizes(rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
+    """Contracts traded by ``counts[i]`` prints of :func:`trade_sizes` each, without a draw per small print:
+    their sum is drawn whole (a negative binomial; the cap at ``SMALL_MAX``, which one small print in 170
+    would pass, is left out), the large ones one by one."""
+    counts = np.asarray(counts, dtype=np.int64)
+    n_large = rng.binomial(counts, 1.0 - SMALL_SHARE)
+    n_small = counts - n_large
+    small = n_small + rng.negative_binomial(np.maximum(n_small, 1), SMALL_P) * (n_small > 0)
+    large = np.bincount(np.repeat(np.arange(len(counts)), n_large), weights=_large_sizes(rng, int(n_large.sum())))
+    return small + np.concatenate((large, np.zeros(len(counts) - len(large))))
 
 
 def _feed_sequence(rng: np.random.Generator, ts: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ class MarketPlan:
     seed: int
     end: dt.date
     tick_days: list[dt.date]  # sessions with any tick (the focus window when it is longer)
-    full_days: list[dt.date]  # the last sessions, with ticks of every ticker
+    full_days: list[dt.date]  # the last sessions, with ticks of every ticker and option trades
     daily_days: list[dt.date]  # sessions before the tick days (daily bars only)
     first_day: dt.date  # first day with any record (ticker reference, listings, bars)
     split_day: dt.date
@@ -60,6 +60,11 @@ class MarketPlan:
     def first_tick_day(self, ticker: str) -> dt.date:
         """First session with ticks of ``ticker`` (and its options)."""
         return self.tick_days[0] if ticker in self.profile.focus else self.full_days[0]
+
+    def prints_option_trades(self, day: dt.date) -> bool:
+        """Whether option trades are generated tick by tick on ``day``: the full tick window only. Before it the
+        focus underlyings' options are quoted, and their daily bars are drawn from the trade statistics."""
+        return self.is_full(day)
 
     def ticking(self, specs: list[TickerSpec], day: dt.date) -> list[TickerSpec]:
         """The tickers of ``specs`` with ticks on ``day``."""

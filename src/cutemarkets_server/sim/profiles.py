@@ -1,11 +1,13 @@
 """Build profiles: which tickers, how many sessions, how dense the ticks and the option chains are.
 
-* ``default`` - seven underlyings with 30 tick sessions; SPY and QQQ (the focus underlyings) with 126 tick
-  sessions, option quotes re-priced at least once a minute near the money and thousands of times a session
-  at the money on the same day; a year (252 sessions) of daily bars.
-* ``full`` - the default's tickers and year, with SPY and QQQ option trades at real volume (twelve times the
-  default's trade rate: about 7 million SPY contracts a session) over a 20-session tick window; open interest
-  and the daily option bars of the year follow the same rate. Larger per session, shorter in ticks.
+* ``default`` - seven underlyings with 20 tick sessions, in which SPY and QQQ (the focus underlyings) trade
+  options at real volume (about 7 million SPY contracts a session); SPY and QQQ quotes and stock ticks over
+  126 sessions, option quotes re-priced at least once a minute near the money and thousands of times a
+  session at the money on the same day (before the tick window their options print no trade rows: daily
+  bars are drawn from the same trade statistics); a year (252 sessions) of daily bars, contracts and open
+  interest.
+* ``full`` - the default with a 63-session tick window: a quarter of real-volume option trades, and every
+  ticker's ticks over it.
 * ``test`` - a few tickers, 8 tick sessions, 80 daily sessions and a few hundred contracts (seconds).
 * ``history`` - SPY alone over 300 tick sessions, lighter per day (benchmarks of growth with history).
 * ``tiny`` - the smallest market that still holds every feature, the longer focus window included (for
@@ -65,7 +67,8 @@ class Profile:
     chain: ChainShape
     workers: int = 2
     focus: tuple[str, ...] = ()  # option underlyings with the longer quote window and the fine quote sweeps
-    quote_sessions: int = 0  # tick sessions of the focus underlyings (at least ``tick_sessions``)
+    quote_sessions: int = 0  # sessions with stock ticks and option quotes of the focus underlyings; their
+    # option trades cover the ``tick_sessions`` window only
     fast_sweeps: float = 0.0  # near-money sweeps per session of a focus expiration one day out (0: none)
     focus_trades: float = 1.0  # multiplies ``option_trades_per_day`` for the focus underlyings
     option_history: bool = True  # focus underlyings: contracts, daily bars and open interest on every daily session
@@ -80,10 +83,10 @@ _DEFAULT = Profile(
     name="default",
     stocks=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
     option_underlyings=("SPY", "QQQ", "AAPL", "MSFT", "NFLX", "TSLA", "NVDA"),
-    tick_sessions=30,
+    tick_sessions=20,
     daily_sessions=126,
     split=SplitPlan("NVDA", offset=8),
-    name_change=NameChange("QQQ", offset=18, new_name="Invesco QQQ ETF"),
+    name_change=NameChange("QQQ", offset=12, new_name="Invesco QQQ ETF"),
     stock_quotes_per_day=22_000,
     stock_trades_per_day=14_000,
     option_quotes_per_day=30_000,
@@ -92,6 +95,7 @@ _DEFAULT = Profile(
     focus=("SPY", "QQQ"),
     quote_sessions=126,
     fast_sweeps=600.0,
+    focus_trades=12.0,
 )
 
 
@@ -102,10 +106,8 @@ PROFILES: dict[str, Profile] = {
         replace(
             _DEFAULT,
             name="full",
-            tick_sessions=20,
-            name_change=NameChange("QQQ", offset=12, new_name="Invesco QQQ ETF"),
-            quote_sessions=20,
-            focus_trades=12.0,
+            tick_sessions=63,
+            name_change=NameChange("QQQ", offset=40, new_name="Invesco QQQ ETF"),
         ),
         Profile(
             name="test",

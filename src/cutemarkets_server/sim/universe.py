@@ -66,6 +66,7 @@ class Microstructure:
     penny_options: bool  # $0.01 option tick at every price (else $0.05 from $3.00)
     daily_expirations: bool
     strike_step_frac: float  # near-term strike increment as a fraction of spot
+    option_volume: float = 1.0  # option trades per message (SPY trades about twice QQQ's volume on as many quotes)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ INDEX_SURFACE = SurfaceShape(premium=1.02, skew=-0.13, smile=0.025, risk_neutral
 STOCK_SURFACE = SurfaceShape(premium=1.0, skew=-0.07, smile=0.035, risk_neutral_level=2.2, level_weight=0.5)
 
 
-def _etf_micro(tape: int, exchange: int, activity: float, option_activity: float, oi: float) -> Microstructure:
+def _etf_micro(
+    tape: int, exchange: int, activity: float, option_activity: float, oi: float, option_volume: float
+) -> Microstructure:
     return Microstructure(
         tape=tape,
         listing_exchange=exchange,
@@ -95,6 +98,7 @@ def _etf_micro(tape: int, exchange: int, activity: float, option_activity: float
         penny_options=True,
         daily_expirations=True,
         strike_step_frac=0.0015,
+        option_volume=option_volume,
     )
 
 
@@ -145,7 +149,7 @@ UNIVERSE: dict[str, TickerSpec] = {
                 jump_sd=0.015,
             ),
             surface=INDEX_SURFACE,
-            micro=_etf_micro(tape=2, exchange=11, activity=1.4, option_activity=1.6, oi=2.5),
+            micro=_etf_micro(tape=2, exchange=11, activity=1.4, option_activity=1.6, oi=2.5, option_volume=1.6),
         ),
         TickerSpec(
             index=2,
@@ -177,7 +181,7 @@ UNIVERSE: dict[str, TickerSpec] = {
                 jump_sd=0.02,
             ),
             surface=INDEX_SURFACE,
-            micro=_etf_micro(tape=3, exchange=12, activity=1.1, option_activity=1.1, oi=1.8),
+            micro=_etf_micro(tape=3, exchange=12, activity=1.1, option_activity=1.1, oi=1.8, option_volume=0.6),
         ),
         TickerSpec(
             index=3,
