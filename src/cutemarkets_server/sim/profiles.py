@@ -155,7 +155,7 @@ PROFILES: dict[str, Profile] = {
             stock_quotes_per_day=20_000,
             stock_trades_per_day=20_000,
             option_quotes_per_day=1_050_000,
-            option_trades_per_day=150_000,
+            option_trades_per_day=93_750,  # SPY trades 1.6 times this (``option_volume``): 150,000 at unit activity
             chain=ChainShape(daily_sessions=10, weekly_weeks=6, monthly_months=12, strike_sigmas=3.0, step_scale=1.0),
             option_history=False,
         ),
@@ -170,7 +170,7 @@ PROFILES: dict[str, Profile] = {
             stock_quotes_per_day=8_000,
             stock_trades_per_day=8_000,
             option_quotes_per_day=60_000,
-            option_trades_per_day=6_000,
+            option_trades_per_day=3_750,  # SPY trades 1.6 times this (``option_volume``): 6,000 at unit activity
             chain=ChainShape(daily_sessions=5, weekly_weeks=4, monthly_months=6, strike_sigmas=2.0, step_scale=2.0),
             option_history=False,
         ),
