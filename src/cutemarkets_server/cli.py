@@ -60,7 +60,7 @@ Profile = Annotated[
     typer.Option(
         "--profile",
         envvar="CUTEMARKETS_PROFILE",
-        help="Market size: default, full (real SPY/QQQ option volume, 20 tick sessions), bench or test.",
+        help="Market size: default (a year; 20 tick sessions), full (63 tick sessions), bench or test.",
     ),
 ]
 Replay = Annotated[

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..market.bars import trades_to_bars
 from ..market.calendar import MarketCalendar
@@ -497,10 +498,12 @@ def _deliverable_factor(contract: dict[str, Any]) -> float:
 
 
 def _aggregate_day(trades: pa.Table) -> dict[str, dict]:
+    """The day-so-far bar of each ticker from its trades (sorted by ticker, then time)."""
     if trades.num_rows == 0:
         return {}
-    tickers = trades["ticker"].to_numpy(zero_copy_only=False)
-    uniq, key = np.unique(tickers, return_inverse=True)
+    encoded = pc.dictionary_encode(trades["ticker"].combine_chunks())
+    key = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)  # ascending: sorted by ticker
+    uniq = encoded.dictionary.to_pylist()
     ts = trades["sip_timestamp"].to_numpy()
     conds = trades["conditions"].combine_chunks()
     codes = conds.flatten().to_numpy(zero_copy_only=False)
@@ -516,13 +519,12 @@ def _aggregate_day(trades: pa.Table) -> dict[str, dict]:
         vol,
         np.zeros(len(ts), dtype=np.int64),
     )
-    last_ts = {}
-    for k, t in zip(key, ts, strict=True):
-        last_ts[k] = max(last_ts.get(k, 0), int(t))
+    ends = np.append(np.flatnonzero(key[1:] != key[:-1]), len(key) - 1)  # each ticker's last (latest) trade
+    last_ts = dict(zip(key[ends].tolist(), ts[ends].tolist(), strict=True))
     out = {}
     for j in range(len(bars)):
         k = int(bars.key[j])
-        out[str(uniq[k])] = {
+        out[uniq[k]] = {
             "open": bars.open[j],
             "high": bars.high[j],
             "low": bars.low[j],
