@@ -143,7 +143,7 @@ class PackLayout:
         idx = np.concatenate(picked)
         start = np.concatenate(starts)
         file_of = np.repeat(np.arange(len(picked)), [len(p) for p in picked])
-        day = self.days[[spans[i][0] for i in range(len(spans))]][file_of]
+        day = self.days[np.array([f for f, _first, _end in spans])][file_of]
         order = np.lexsort((day, self.rank[idx]))
         idx, start, day = idx[order], start[order], day[order]
         sizes = self.rows[idx]
