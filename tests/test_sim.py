@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 from vollib.black_scholes_merton import black_scholes_merton
 from vollib.black_scholes_merton.implied_volatility import implied_volatility
@@ -696,3 +697,49 @@ def test_end_defaults_to_the_last_completed_session() -> None:
     assert resolve_end(None, et_ns(EARLY_CLOSE, 13, 30)) == EARLY_CLOSE
     assert resolve_end(HOLIDAY) == dt.date(2025, 11, 26)
     assert resolve_end(dt.date(2025, 11, 30)) == EARLY_CLOSE
+
+
+# -- re-pricing bands ----------------------------------------------------------------------------------
+
+
+def test_puts_a_month_out_at_about_0_2_delta_are_repriced_every_minute() -> None:
+    """Within a month-out expiration, a put about 3% out of the money (0.2 delta, what the short-put strategy
+    sells) is re-priced every minute like the at-the-money ones, so a new quote follows most decisions within
+    the backtester's default two-minute limit; a put 8% out is left to the slower sweeps."""
+    from cutemarkets_server.sim.options import ChainDay, Market, option_day
+    from cutemarkets_server.sim.rates import RateCurve
+    from cutemarkets_server.sim.surface import SurfaceParams
+    from cutemarkets_server.sim.universe import spec
+
+    day = dt.date(2025, 11, 3)
+    hours = xnys().hours(day)
+    sp = spec("SPY")
+    rng = np.random.default_rng(5)
+    under_ts = np.arange(hours.open_ns, hours.close_ns, 1_000_000_000, dtype=np.int64)
+    steps = rng.normal(0.0, 0.15 / np.sqrt(252 * 23_400), len(under_ts))
+    under_mid = 680.0 * np.exp(np.cumsum(steps))
+    strikes = np.array([680.0, 660.0, 626.0])  # at the money, 3% and 8% out
+    expiry = expiry_ns(dt.date(2025, 12, 5))
+    chain = ChainDay(
+        "SPY",
+        [f"O:SPY251205P00{int(k)}000" for k in strikes],
+        np.zeros(3, dtype=bool),
+        strikes,
+        np.full(3, expiry, dtype=np.int64),
+        np.ones(3),
+    )
+    curve = RateCurve((1, 30, 365), (0.04, 0.04, 0.04))
+    market = Market(
+        SurfaceParams.of(sp), sp.vol.long_run_var, sp.vol.long_run_var, sp.dividend_yield, curve, under_ts, under_mid
+    )
+    quotes = option_day(rng, rng, sp, hours, chain, market, 20.0, 0.0, fast_sweeps=600.0).quotes
+    decisions = np.array([et_ns(day, 10) + i * 60_000_000_000 for i in range(300)])
+    share = {}
+    for ticker in chain.tickers:
+        ts = np.sort(quotes.filter(pc.equal(quotes["ticker"], ticker))["sip_timestamp"].to_numpy())
+        j = np.searchsorted(ts, decisions, side="left")
+        found = (j < len(ts)) & (ts[np.minimum(j, len(ts) - 1)] - decisions <= 120_000_000_000)
+        share[ticker] = found.mean()
+    at_money, three_out, eight_out = (share[t] for t in chain.tickers)
+    assert at_money > 0.8 and three_out > 0.75
+    assert eight_out < 0.3

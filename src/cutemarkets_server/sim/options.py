@@ -62,8 +62,8 @@ SWEEP_SPREAD_NS = 20 * NS_PER_MS
 TENOR_DECAY = 1.1  # an expiration's volume share ~ (TENOR_DECAY_DAYS + days to expiry) ** -TENOR_DECAY
 TENOR_DECAY_DAYS = 0.3
 MINUTE_FLOOR_DAYS = 60.0  # in expirations this close to expiry (with fine sweeps), re-price at least once a
-MINUTE_FLOOR_Z = 0.6  # minute the contracts within this many standard deviations of the day's price range,
-MINUTE_FLOOR_MONEYNESS = 0.02  # (and within 2% of it),
+MINUTE_FLOOR_Z = 1.0  # minute the contracts within this many standard deviations of the day's price range
+MINUTE_FLOOR_MONEYNESS = 0.04  # (and within 4% of it: a 0.2-delta put a month out, as backtests sell),
 FAST_Z = 0.35  # and those within this many also in the fast sweeps
 
 
