@@ -369,7 +369,7 @@ def trade_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def summed_trade_sizes(rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
     """Contracts traded by ``counts[i]`` prints of :func:`trade_sizes` each, without a draw per small print:
-    their sum is drawn whole (a negative binomial; the cap at ``SMALL_MAX``, which one small print in 170
+    their sum is drawn whole (a negative binomial; the cap at ``SMALL_MAX``, which one small print in 165
     would pass, is left out), the large ones one by one."""
     counts = np.asarray(counts, dtype=np.int64)
     n_large = rng.binomial(counts, 1.0 - SMALL_SHARE)
