@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .rowindex import run_starts, ticker_codes
 from .rowreader import ranges_to_rows
 
 EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal(): run days are stored as days since 1970-01-01
@@ -63,11 +64,10 @@ def file_runs(path: str, time_column: str) -> tuple[pa.Array, np.ndarray, np.nda
         n = batch.num_rows
         if n == 0:
             continue
-        encoded = pc.dictionary_encode(batch.column(0))
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        codes, dictionary = ticker_codes(batch.column(0))
         ts = batch.column(1).to_numpy()
-        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-        names = encoded.dictionary.take(pa.array(codes[starts]))
+        starts = run_starts(codes)
+        names = dictionary.take(pa.array(codes[starts]))
         first, size = starts + offset, np.diff(np.append(starts, n))
         lo, hi = np.minimum.reduceat(ts, starts), np.maximum.reduceat(ts, starts)
         if last is not None and names[0].as_py() == last:  # the previous batch's last run goes on here
@@ -97,11 +97,12 @@ class PackLayout:
         per_file = [file_runs(f, time_column) for f in files]
         counts = [len(r[1]) for r in per_file]
         tickers = pa.concat_arrays([r[0] for r in per_file]) if per_file else pa.array([], pa.string())
-        encoded = pc.dictionary_encode(tickers)
-        self.names = sorted(encoded.dictionary.to_pylist())
+        codes, dictionary = ticker_codes(tickers)
+        by_name = pc.sort_indices(dictionary)
+        self.names = dictionary.take(by_name).to_pylist()
         rank_of = np.empty(len(self.names), dtype=np.int64)
-        rank_of[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(self.names))
-        self.rank = rank_of[encoded.indices.to_numpy(zero_copy_only=False)]
+        rank_of[by_name.to_numpy()] = np.arange(len(self.names))
+        self.rank = rank_of[codes]
         empty = np.empty(0, dtype=np.int64)
         self.first, self.rows, self.min_ts, self.max_ts = (
             np.concatenate([r[i] for r in per_file]) if per_file else empty for i in range(1, 5)

@@ -26,6 +26,22 @@ class Run:
     ordinal: int | None = None  # the run's row in the file's ``.last`` sidecar
 
 
+def ticker_codes(tickers: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(an int64 code per row, the tickers the codes index)."""
+    if isinstance(tickers, pa.ChunkedArray):
+        tickers = tickers.combine_chunks()
+    encoded = pc.dictionary_encode(tickers)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def run_starts(keys: np.ndarray, ordinals: np.ndarray | None = None) -> np.ndarray:
+    """First row of each run of equal ``keys`` (and ``ordinals``, when given) in rows sorted by them."""
+    change = np.diff(keys) != 0
+    if ordinals is not None:
+        change |= np.diff(ordinals) != 0
+    return np.concatenate(([0], np.flatnonzero(change) + 1))
+
+
 def table_runs(
     table: pa.Table, day: dt.date, time_col: str | None, offset: int = 0, ordinals: np.ndarray | None = None
 ) -> list[Run]:
@@ -34,14 +50,10 @@ def table_runs(
     n = table.num_rows
     if n == 0 or "ticker" not in table.column_names:
         return []
-    codes = pc.dictionary_encode(table["ticker"].combine_chunks())
-    keys = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    names = codes.dictionary.to_pylist()
+    keys, dictionary = ticker_codes(table["ticker"])
+    names = dictionary.to_pylist()
     ts = table[time_col].to_numpy() if time_col else None
-    change = np.diff(keys) != 0
-    if ordinals is not None:
-        change |= np.diff(ordinals) != 0
-    starts = np.concatenate(([0], np.flatnonzero(change) + 1))
+    starts = run_starts(keys, ordinals)
     ends = np.concatenate((starts[1:], [n]))
     if ts is not None:
         lows = np.minimum.reduceat(ts, starts)
