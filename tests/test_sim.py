@@ -481,15 +481,21 @@ def test_open_interest_reports_the_previous_session(db: duckdb.DuckDBPyConnectio
     assert quoted == reported
 
 
-def test_open_interest_moves_with_volume(db: duckdb.DuckDBPyConnection) -> None:
-    rows = db.execute(
-        """
+def _open_interest_moves(db: duckdb.DuckDBPyConnection, where: str = "") -> list[tuple]:
+    """(open interest before, after, the day's volume) per contract and pair of consecutive reports."""
+    return db.execute(
+        f"""
         WITH oi AS (SELECT *, dense_rank() OVER (ORDER BY trading_date) AS k FROM option_open_interest)
         SELECT a.open_interest, b.open_interest, coalesce(v.volume, 0)
         FROM oi a JOIN oi b ON b.ticker = a.ticker AND b.k = a.k + 1
         LEFT JOIN option_day_aggs v ON v.ticker = a.ticker AND et_day(v.window_start) = b.trading_date
+        {where}
         """
     ).fetchall()
+
+
+def test_open_interest_moves_with_volume(db: duckdb.DuckDBPyConnection) -> None:
+    rows = _open_interest_moves(db)
     assert len(rows) > 1_000
     before, after, volume = np.array(rows, dtype=float).T
     assert np.all(np.abs(after - before) <= volume)
@@ -520,24 +526,17 @@ def test_focus_options_are_quoted_without_trade_rows_before_the_tick_window(tiny
     for day in quoted:
         assert quotes[day] > 1_000 and stock[day] > 100 and prints[day] > 100
     ratio = np.median([prints[d] for d in quoted]) / np.median([prints[d] for d in full])
+    quoted_sql = ", ".join(f"DATE '{d}'" for d in quoted)
     assert 1 / 3 < ratio < 3
     outside = db.execute(
         f"""
         SELECT count(*) FROM option_day_aggs
-        WHERE underlying(ticker) = 'SPY' AND et_day(window_start) IN ({", ".join(f"DATE '{d}'" for d in quoted)})
+        WHERE underlying(ticker) = 'SPY' AND et_day(window_start) IN ({quoted_sql})
           AND (low > high OR open NOT BETWEEN low AND high OR close NOT BETWEEN low AND high OR volume < transactions)
         """
     ).fetchone()
     assert outside == (0,)
-    moves = db.execute(
-        f"""
-        WITH oi AS (SELECT *, dense_rank() OVER (ORDER BY trading_date) AS k FROM option_open_interest)
-        SELECT a.open_interest, b.open_interest, coalesce(v.volume, 0)
-        FROM oi a JOIN oi b ON b.ticker = a.ticker AND b.k = a.k + 1
-        LEFT JOIN option_day_aggs v ON v.ticker = a.ticker AND et_day(v.window_start) = b.trading_date
-        WHERE b.trading_date IN ({", ".join(f"DATE '{d}'" for d in quoted)})
-        """
-    ).fetchall()
+    moves = _open_interest_moves(db, f"WHERE b.trading_date IN ({quoted_sql})")
     before, after, volume = np.array(moves, dtype=float).T
     assert np.all(np.abs(after - before) <= volume) and np.sum(after != before) > 10
 
