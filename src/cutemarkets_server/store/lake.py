@@ -724,7 +724,8 @@ class Lake:
 
     def _write_pack(self, ds: Dataset, period: str, parts: list[Partition]) -> None:
         """Merge the period's day files into one file sorted by (ticker, time), a slice of tickers at a
-        time (each day file is already sorted by ticker), so memory stays bounded by ``PACK_CHUNK_ROWS``."""
+        time (each day file is already sorted by ticker), so memory stays bounded by ``PACK_CHUNK_ROWS`` rows beside
+        the period's runs."""
         assert ds.time_column is not None
         directory = self.root / ds.name / "_packs" / period
         directory.mkdir(parents=True, exist_ok=True)
